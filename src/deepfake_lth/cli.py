@@ -1,0 +1,129 @@
+"""The `deepfake-lth` command: one subcommand per pipeline stage, each a call of one package function.
+
+Snakemake rules and DVC stages call these; every command reads and validates params.yaml first.
+Stage modules are imported lazily so that `deepfake-lth models` does not pay for OpenCV, and so on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from deepfake_lth.config import ConfigError, load_params
+from deepfake_lth.errors import InputError
+
+log = logging.getLogger("deepfake_lth")
+
+
+def _cmd_demo(params, args):
+    from deepfake_lth.data.demo import generate_demo
+
+    generate_demo(params, args.dataset)
+
+
+def _cmd_faces(params, args):
+    from deepfake_lth.data.extract import extract_faces
+
+    extract_faces(params, args.dataset)
+
+
+def _cmd_models(params, args):
+    from deepfake_lth.models.registry import parameter_table
+
+    print(parameter_table(params).to_string(index=False))
+
+
+def _cmd_train(params, args):
+    from deepfake_lth.train import train_dense
+
+    train_dense(params, args.dataset, args.model, args.seed)
+
+
+def _cmd_prune(params, args):
+    from deepfake_lth.lottery.runner import run_level
+
+    run_level(params, args.dataset, args.model, args.seed, args.method, args.level)
+
+
+def _cmd_transfer(params, args):
+    from deepfake_lth.transfer import run_transfer
+
+    run_transfer(params, args.source, args.target, args.model, args.seed, args.method, args.level)
+
+
+def _cmd_gradcam(params, args):
+    from deepfake_lth.explain.gradcam import run_gradcam
+
+    run_gradcam(params, args.dataset, args.model)
+
+
+def _cmd_report(params, args):
+    from deepfake_lth.report.build import build_report
+
+    build_report(params)
+
+
+def _cmd_validate(params, args):
+    print(f"{args.params}: valid")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepfake-lth", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name, func, help_):
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(func=func)
+        return p
+
+    def run_args(p):
+        p.add_argument("--model", required=True)
+        p.add_argument("--seed", type=int, required=True)
+
+    def level_args(p, methods):
+        p.add_argument("--method", required=True, choices=methods)
+        p.add_argument("--level", type=int, required=True, help="pruning level, 1..pruning.levels")
+
+    command("validate", _cmd_validate, "validate params.yaml and exit")
+    command("demo", _cmd_demo, "generate a synthetic demo dataset into its root").add_argument("--dataset", required=True)
+    command("faces", _cmd_faces, "extract faces into a face store").add_argument("--dataset", required=True)
+    command("models", _cmd_models, "print each model's parameter counts")
+    p = command("train", _cmd_train, "train the dense model (level 0)")
+    p.add_argument("--dataset", required=True)
+    run_args(p)
+    p = command("prune", _cmd_prune, "make and train one pruning level")
+    p.add_argument("--dataset", required=True)
+    run_args(p)
+    level_args(p, ["imp_global", "imp_local", "oneshot", "reinit", "random_mask"])
+    p = command("transfer", _cmd_transfer, "train a ticket from one dataset on another")
+    p.add_argument("--source", required=True)
+    p.add_argument("--target", required=True)
+    run_args(p)
+    level_args(p, ["imp_global", "imp_local", "oneshot"])
+    p = command("gradcam", _cmd_gradcam, "Grad-CAM maps of dense and pruned models")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--model", required=True)
+    command("report", _cmd_report, "tables, figures and report.md from the metrics files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        params = load_params(args.params)
+        args.func(params, args)
+    except (ConfigError, FileNotFoundError, InputError) as e:
+        print(f"deepfake-lth {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

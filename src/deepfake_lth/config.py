@@ -1,0 +1,112 @@
+"""params.yaml: loading, validation against the JSON Schema (filling defaults), and derived values."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "params.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing, unreadable or does not match the schema."""
+
+
+def load_schema() -> dict:
+    with open(SCHEMA_PATH) as f:
+        return yaml.safe_load(f)
+
+
+def _validator_filling_defaults():
+    base = jsonschema.Draft202012Validator
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": set_defaults})
+
+
+def validate_params(params: dict, source: str = "params.yaml") -> dict:
+    """Return a copy of params with defaults filled in; raise ConfigError naming the first bad key."""
+    params = copy.deepcopy(params)
+    validator = _validator_filling_defaults()(load_schema())
+    errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+        allowed = ""
+        if "enum" in error.schema:
+            allowed = f" (allowed: {', '.join(map(str, error.schema['enum']))})"
+        raise ConfigError(f"{source}: key '{key}': {error.message}{allowed}")
+    _check_references(params, source)
+    return params
+
+
+def _check_references(params: dict, source: str) -> None:
+    names = set(params["datasets"])
+    for i, pair in enumerate(params["transfer"]["pairs"]):
+        for name in pair:
+            if name not in names:
+                raise ConfigError(
+                    f"{source}: key 'transfer.pairs.{i}': unknown dataset '{name}' "
+                    f"(allowed: {', '.join(sorted(names))})"
+                )
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    """Read and validate a params file; the result has every default filled in."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameters file not found")
+    try:
+        with open(path) as f:
+            params = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return validate_params(params, str(path))
+
+
+def enabled_datasets(params: dict) -> list[str]:
+    return [name for name, d in params["datasets"].items() if d.get("enabled", True)]
+
+
+def dataset_params(params: dict, dataset: str) -> dict:
+    try:
+        return params["datasets"][dataset]
+    except KeyError:
+        raise ConfigError(
+            f"unknown dataset '{dataset}' (allowed: {', '.join(params['datasets'])})"
+        ) from None
+
+
+def sparsity_at_level(level: int, rate: float, rate_of: str = "remaining") -> float:
+    """Nominal fraction of prunable weights removed after `level` pruning rounds."""
+    if rate_of == "remaining":
+        return 1.0 - (1.0 - rate) ** level
+    return min(level * rate, 1.0)
+
+
+def pruning_levels(params: dict) -> list[int]:
+    return list(range(1, params["pruning"]["levels"] + 1))
+
+
+def level_nearest(params: dict, sparsity: float) -> int:
+    """The pruning level whose nominal sparsity is nearest `sparsity` (ties: the lower level)."""
+    p = params["pruning"]
+    return min(
+        pruning_levels(params),
+        key=lambda L: (abs(sparsity_at_level(L, p["rate"], p["rate_of"]) - sparsity), L),
+    )
+
+
+def levels_nearest(params: dict, sparsities: list[float]) -> list[int]:
+    return sorted({level_nearest(params, s) for s in sparsities})

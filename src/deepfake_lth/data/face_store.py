@@ -1,0 +1,123 @@
+"""The face store: one memory-mappable uint8 array (N x H x W x 3) per split plus an index table.
+
+Layout of `data/faces/<dataset>/<split>/`:
+  images.npy   uint8, N x H x W x 3, RGB
+  index.csv    one row per image: label (0 real, 1 fake), group (source video or image), source (path)
+A few large files instead of one file per face: loading maps the array, so RAM stays flat whatever N is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from deepfake_lth.errors import InputError
+
+IMAGES = "images.npy"
+INDEX = "index.csv"
+LABELS = {"real": 0, "fake": 1}
+
+
+class FaceStoreWriter:
+    """Append faces to a split of a face store; `close()` trims the array to the faces written.
+
+    The array is pre-allocated at `capacity` (an upper bound: the number of candidate images or
+    frames) and its .npy header rewritten in place at the end, so nothing is ever held in RAM.
+    """
+
+    def __init__(self, split_dir: str | Path, capacity: int, image_size: int):
+        self.split_dir = Path(split_dir)
+        self.split_dir.mkdir(parents=True, exist_ok=True)
+        self.image_size = image_size
+        self.capacity = max(int(capacity), 1)
+        self._images = np.lib.format.open_memmap(
+            self.split_dir / IMAGES, mode="w+", dtype=np.uint8,
+            shape=(self.capacity, image_size, image_size, 3),
+        )
+        self._rows: list[dict] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, face_rgb: np.ndarray, label: int, group: str, source: str) -> None:
+        if len(self._rows) >= self.capacity:
+            raise RuntimeError(f"{self.split_dir}: more faces than the capacity {self.capacity}")
+        expected = (self.image_size, self.image_size, 3)
+        if face_rgb.shape != expected or face_rgb.dtype != np.uint8:
+            raise ValueError(f"face of shape {face_rgb.shape} {face_rgb.dtype}, expected {expected} uint8")
+        self._images[len(self._rows)] = face_rgb
+        self._rows.append({"label": int(label), "group": str(group), "source": str(source)})
+
+    def close(self) -> pd.DataFrame:
+        """Flush the array, trim it to the faces written, write index.csv; return the index."""
+        n = len(self._rows)
+        self._images.flush()
+        del self._images
+        _truncate_npy(self.split_dir / IMAGES, n, (self.image_size, self.image_size, 3))
+        index = pd.DataFrame(self._rows, columns=["label", "group", "source"])
+        index.to_csv(self.split_dir / INDEX, index=False)
+        return index
+
+
+def _truncate_npy(path: Path, n: int, item_shape: tuple) -> None:
+    """Rewrite the .npy header in place for n rows (same header length) and cut the data after them."""
+    with open(path, "r+b") as f:
+        version = np.lib.format.read_magic(f)
+        np.lib.format._read_array_header(f, version)  # moves to the data start
+        data_start = f.tell()
+        header = {"descr": "|u1", "fortran_order": False, "shape": (n, *item_shape)}
+        body = repr(header).encode("latin1")
+        prefix_len = 10 if version == (1, 0) else 12
+        pad = data_start - prefix_len - len(body) - 1
+        f.seek(prefix_len)
+        f.write(body + b" " * pad + b"\n")
+        f.truncate(data_start + n * int(np.prod(item_shape)))
+
+
+class FaceStore:
+    """Read one split of a face store; `images` is a read-only memory map."""
+
+    def __init__(self, split_dir: str | Path):
+        self.split_dir = Path(split_dir)
+        for name in (IMAGES, INDEX):
+            if not (self.split_dir / name).is_file():
+                raise InputError(f"{self.split_dir / name}: face store file not found (run the faces stage)")
+        self.images = np.load(self.split_dir / IMAGES, mmap_mode="r")
+        self.index = pd.read_csv(self.split_dir / INDEX, dtype={"group": str, "source": str})
+        if len(self.index) != len(self.images):
+            raise InputError(
+                f"{self.split_dir}: {len(self.images)} images but {len(self.index)} index rows"
+            )
+        self.labels = self.index["label"].to_numpy(dtype=np.int64)
+        self.groups = self.index["group"].to_numpy()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+class FaceDataset(Dataset):
+    """A torch Dataset over a face store split: (normalised float CHW tensor, float label).
+
+    Reads each face through the memory map. `hflip` flips with probability 0.5 using torch's RNG,
+    so a seeded DataLoader generator fixes the augmentation.
+    """
+
+    def __init__(self, store: FaceStore, mean, std, hflip: bool = False):
+        self.store = store
+        self.hflip = hflip
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1) * 255.0
+        self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1) * 255.0
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, i: int):
+        image = torch.from_numpy(np.ascontiguousarray(self.store.images[i])).permute(2, 0, 1)
+        if self.hflip and torch.rand(()) < 0.5:
+            image = image.flip(-1)
+        x = (image.float() - self.mean) / self.std
+        return x, torch.tensor(float(self.store.labels[i]))
