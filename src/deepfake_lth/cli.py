@@ -64,6 +64,24 @@ def _cmd_report(params, args):
     build_report(params)
 
 
+def _cmd_dvc_yaml(params, args):
+    import yaml
+
+    from deepfake_lth.dvc_stages import render_dvc_yaml
+    from deepfake_lth.io import atomic_path
+
+    document = render_dvc_yaml(params, args.params)
+    with atomic_path(args.output) as tmp:
+        tmp.write_text(DVC_HEADER + yaml.safe_dump(document, sort_keys=False, width=120))
+    print(f"wrote {args.output}: {len(document['stages'])} stages")
+
+
+DVC_HEADER = (
+    "# Generated from params.yaml by `deepfake-lth dvc-yaml`: do not edit by hand, regenerate.\n"
+    "# The same stages and file targets as the Snakemake workflow (see src/deepfake_lth/dvc_stages.py).\n"
+)
+
+
 def _cmd_validate(params, args):
     print(f"{args.params}: valid")
 
@@ -107,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.add_argument("--model", required=True)
     command("report", _cmd_report, "tables, figures and report.md from the metrics files")
+    p = command("dvc-yaml", _cmd_dvc_yaml, "write dvc.yaml (the DVC stages) for these params")
+    p.add_argument("--output", default="dvc.yaml")
     return parser
 
 

@@ -41,10 +41,7 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
     if errors:
         error = errors[0]
         key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-        allowed = ""
-        if "enum" in error.schema:
-            allowed = f" (allowed: {', '.join(map(str, error.schema['enum']))})"
-        raise ConfigError(f"{source}: key '{key}': {error.message}{allowed}")
+        raise ConfigError(f"{source}: key '{key}': {error.message}")
     _check_references(params, source)
     return params
 

@@ -1,0 +1,21 @@
+# deepfake-lth: the study as a Snakemake workflow.
+#   snakemake --cores 8 results/figures        # everything, from raw data to the report
+#   snakemake --cores 2 <one metrics.json>     # one level, reusing the cached levels below it
+# Parameters: params.yaml (or --configfile FILE), validated against workflow/schemas/params.schema.yaml.
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/faces.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/transfer.smk"
+include: "workflow/rules/gradcam.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        f"{RESULTS}/report.md",
