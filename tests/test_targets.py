@@ -1,0 +1,61 @@
+"""Pins the file layout: a change here moves (orphans) every existing result."""
+
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO, TINY_PARAMS
+from deepfake_lth import targets
+from deepfake_lth.config import load_params
+from deepfake_lth.dvc_stages import render_dvc_yaml
+from deepfake_lth.paths import dense_dir, face_store_dir, gradcam_dir, level_dir, transfer_dir
+
+
+def test_paths_are_pinned():
+    params = load_params(REPO / "params.yaml")
+    assert face_store_dir(params, "demo_gan") == Path("data/faces/demo_gan")
+    assert dense_dir(params, "demo_gan", "cnn5", 0) == Path("results/runs/demo_gan/cnn5/seed_0/dense")
+    assert level_dir(params, "d", "mesonet", 2, "imp_local", 7) == Path(
+        "results/runs/d/mesonet/seed_2/imp_local/level_07"
+    )
+    assert transfer_dir(params, "a", "b", "resnet18", 0, "oneshot", 4) == Path(
+        "results/transfer/a__to__b/resnet18/seed_0/oneshot/level_04/"
+    )
+    assert gradcam_dir(params, "d", "cnn5") == Path("results/gradcam/d/cnn5")
+
+
+def test_default_study_shape():
+    params = load_params(REPO / "params.yaml")
+    assert targets.synthetic_datasets(params) == ["demo_gan", "demo_swap"]
+    assert len(targets.dense_metrics(params)) == 2 * 3
+    assert len(targets.level_metrics(params)) == 2 * 3 * 3 * 8
+    assert targets.control_levels(params) == [4, 7]
+    assert len(targets.control_metrics(params)) == 2 * 3 * 2 * 2
+    assert len(targets.transfer_metrics(params)) == 2 * 3 * 2 * 2
+    assert len(targets.gradcam_outputs(params)) == 2 * 3
+
+
+def test_disabled_datasets_have_no_targets():
+    params = load_params(REPO / "params.yaml")
+    everything = " ".join(str(p) for p in targets.report_inputs(params))
+    for name in ("openforensic_kaggle", "ffpp_kaggle", "openforensics", "faceforensics"):
+        assert name not in everything
+
+
+def test_committed_dvc_yaml_is_current():
+    """dvc.yaml is rendered from params.yaml; regenerate with `deepfake-lth dvc-yaml`."""
+    committed = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    assert committed == render_dvc_yaml(load_params(REPO / "params.yaml"))
+
+
+def test_dvc_stages_cover_the_same_targets_as_snakemake():
+    params = load_params(TINY_PARAMS)
+    document = render_dvc_yaml(params)
+    outputs = {o for stage in document["stages"].values() for o in stage["outs"] + stage.get("metrics", [])}
+    for metrics in targets.all_metrics(params):
+        assert str(metrics) in outputs
+    # IMP level 2 depends on level 1 of the same method, one-shot on the dense model only
+    imp2 = next(s for n, s in document["stages"].items() if n.endswith("-imp_global-02"))
+    assert any("imp_global/level_01/mask.pt" in d for d in imp2["deps"])
+    oneshot2 = next(s for n, s in document["stages"].items() if n.endswith("-oneshot-02"))
+    assert not any("level_01" in d for d in oneshot2["deps"])
