@@ -1,0 +1,5 @@
+import sys
+
+from deepfake_lth.cli import main
+
+sys.exit(main())
