@@ -1,0 +1,1 @@
+"""Explaining detectors: Grad-CAM maps of dense and pruned models, and their comparison."""

@@ -1,0 +1,119 @@
+"""The report stage: results/tables/, results/figures/ and results/report.md from the metrics and Grad-CAM files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from deepfake_lth.errors import InputError
+from deepfake_lth.io import atomic_dir, atomic_path
+from deepfake_lth.report import figures as plots
+from deepfake_lth.report import paper
+from deepfake_lth.report.collect import collect_gradcam, collect_metrics
+from deepfake_lth.report.document import render_report
+from deepfake_lth.report.formats import write_table
+from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
+from deepfake_lth.report.summary import in_domain, model_label, ordered, sort_rows
+from deepfake_lth.report.tables import build_tables
+
+log = logging.getLogger(__name__)
+
+RUNS_CSV = "accuracy_vs_sparsity.csv"
+RUNS_COLUMNS = [
+    "dataset", "model", "method", "level", "seed", "nominal_sparsity", "sparsity",
+    "test_accuracy", "test_auc", "remaining_weights",
+]
+
+
+def build_report(params: dict) -> dict:
+    """Write every table (CSV, Markdown, LaTeX) into results/tables/, every figure (params
+    report.formats) into results/figures/, and results/report.md; return the written paths.
+
+    Reads only results/runs/**/metrics.json, results/transfer/**/metrics.json and
+    results/gradcam/*/*/gradcam.json (with the grid image beside each). Raises InputError when
+    there is no metrics file at all. Each folder is replaced whole, figures last.
+    """
+    results = Path(params["paths"]["results"])
+    frame = collect_metrics(results)
+    records = collect_gradcam(results)
+    roles = dataset_roles(params, ordered(in_domain(frame)["dataset"], list(params.get("datasets", {}))))
+    tables = build_tables(frame, records, params, roles)
+    log.info("%d metrics files, %d Grad-CAM records, %d tables", len(frame), len(records), len(tables))
+
+    with atomic_dir(results / "tables") as folder:
+        for table in tables:
+            write_table(table, folder)
+        write_runs_csv(frame, params, folder / RUNS_CSV)
+    with atomic_dir(results / "figures") as folder:
+        figures = draw_figures(frame, records, params, roles, folder)
+        with atomic_path(results / "report.md") as tmp:
+            tmp.write_text(render_report(params, frame, records, tables, figures, roles))
+    return {
+        "tables": sorted(str(p) for p in (results / "tables").iterdir()),
+        "figures": sorted(str(p) for p in (results / "figures").iterdir()),
+        "report": str(results / "report.md"),
+    }
+
+
+def write_runs_csv(frame: pd.DataFrame, params: dict, path: Path) -> None:
+    """One row per in-domain metrics file, values as written there (fractions): the data of `dvc plots`."""
+    runs = in_domain(frame)[RUNS_COLUMNS].sort_values("seed", kind="stable")
+    sort_rows(runs, params).to_csv(path, index=False)
+
+
+def draw_figures(frame, records, params, roles: Roles, folder: Path) -> dict[str, dict]:
+    """Draw every figure the results allow into `folder`; map figure name -> {caption, files (relative
+    to results/)}, in report order."""
+    formats = params.get("report", {}).get("formats", ["png", "pdf"])
+    subtitle = _subtitle(params, frame)
+    drawn = [
+        ("fig1_teaser", "Fig. 1: dense models against their tickets", lambda: plots.teaser(frame, params, subtitle)),
+        ("fig2_accuracy_vs_sparsity", "Fig. 2: test accuracy against sparsity",
+         lambda: plots.accuracy_vs_sparsity(frame, params, subtitle)),
+        ("fig_transfer", "Transfer: tickets from one dataset trained on another",
+         lambda: plots.transfer_accuracy(frame, params, subtitle)),
+    ]
+    main = _paper_gradcam_record(records, roles)
+    for record in sorted(records, key=lambda r: (r is not main, r["dataset"], r["model"])):
+        draw = (lambda r=record: _gradcam_figure(r, subtitle))
+        if record is main:
+            drawn.append(("fig3_gradcam", "Fig. 3: Grad-CAM of the dense model and its tickets "
+                          f"({record['dataset']}, {model_label(record['model'])})", draw))
+        drawn.append((f"fig3_gradcam_{record['dataset']}_{record['model']}",
+                      f"Grad-CAM grid, {record['dataset']}, {model_label(record['model'])}", draw))
+    written = {}
+    for name, caption, draw in drawn:
+        figure = draw()
+        if figure is None:
+            continue
+        paths = plots.save_figure(figure, folder, name, formats)
+        written[name] = {"caption": caption, "files": [f"figures/{p.name}" for p in paths]}
+    return written
+
+
+def _gradcam_figure(record: dict, subtitle: str):
+    grid = Path(record["path"]).with_name("gradcam.png")
+    if not grid.is_file():
+        raise InputError(f"{grid}: Grad-CAM grid not found beside {record['path']} (rerun the gradcam stage)")
+    return plots.gradcam_grid_image(record, subtitle)
+
+
+def _paper_gradcam_record(records: list[dict], roles: Roles) -> dict | None:
+    """The paper's Fig. 3 setting: ResNet-18 on the OpenForensic-role dataset, else the closest we have."""
+    if not records:
+        return None
+    source = roles.dataset(paper.OPENFORENSIC)
+
+    def preference(record):
+        return (record["dataset"] != source, record["model"] != "resnet18")
+
+    return min(records, key=preference)
+
+
+def _subtitle(params: dict, frame: pd.DataFrame) -> str:
+    datasets = set(frame["dataset"]) | set(frame["source_dataset"].dropna())
+    if any(data_kind(params, d) == "demo" for d in datasets):
+        return "demo data (synthetic): these are not the paper's numbers"
+    return ""

@@ -1,0 +1,98 @@
+"""Reading the stages' result files (metrics.json, gradcam.json) into flat tables for the report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from deepfake_lth.errors import InputError
+from deepfake_lth.io import read_json
+
+REQUIRED_KEYS = ("stage", "dataset", "model", "seed", "method", "level", "sparsity")
+SPLIT_METRICS = ("accuracy", "auc", "eer", "ap", "loss", "n")
+COUNT_KEYS = ("remaining_weights", "prunable_weights", "total_parameters", "epochs", "best_epoch")
+
+
+def metrics_files(results_dir: str | Path) -> list[Path]:
+    """Every metrics.json of the train, prune and transfer stages under `results_dir`, sorted."""
+    results_dir = Path(results_dir)
+    files = []
+    for stage_dir in ("runs", "transfer"):
+        files.extend((results_dir / stage_dir).glob("**/metrics.json"))
+    return sorted(files)
+
+
+def gradcam_files(results_dir: str | Path) -> list[Path]:
+    """Every gradcam.json under `results_dir`/gradcam, sorted."""
+    return sorted((Path(results_dir) / "gradcam").glob("*/*/gradcam.json"))
+
+
+def collect_metrics(results_dir: str | Path) -> pd.DataFrame:
+    """One row per metrics.json: identity, measured sparsity and counts, and the split metrics.
+
+    Split metrics become columns `<split>_<metric>` (e.g. test_accuracy, fractions as written);
+    video-level ones `<split>_video_<metric>`. Raise InputError when there is no metrics file at
+    all, or naming the file when one lacks a required key.
+    """
+    files = metrics_files(results_dir)
+    if not files:
+        raise InputError(
+            f"{Path(results_dir)}: no metrics.json under runs/ or transfer/ (run the train and prune stages first)"
+        )
+    return pd.DataFrame([_metrics_row(path, read_json(path)) for path in files])
+
+
+def _metrics_row(path: Path, metrics: dict) -> dict:
+    if not isinstance(metrics, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    missing = [key for key in REQUIRED_KEYS if key not in metrics]
+    test = metrics.get("splits", {}).get("test") if isinstance(metrics.get("splits"), dict) else None
+    if not isinstance(test, dict) or "accuracy" not in test:
+        missing.append("splits.test.accuracy")
+    if missing:
+        raise InputError(f"{path}: metrics file lacks {', '.join(missing)}")
+    row = {
+        "path": str(path),
+        "stage": metrics["stage"],
+        "dataset": metrics["dataset"],
+        "source_dataset": metrics.get("source_dataset"),
+        "model": metrics["model"],
+        "seed": int(metrics["seed"]),
+        "method": metrics["method"],
+        "level": int(metrics["level"]),
+        "nominal_sparsity": _number(metrics.get("nominal_sparsity")),
+        "sparsity": _number(metrics["sparsity"]),
+        "stopped_early": metrics.get("stopped_early"),
+        "version": metrics.get("version"),
+        "params": metrics.get("params") or {},
+    }
+    for key in COUNT_KEYS:
+        row[key] = _number(metrics.get(key))
+    for split, values in metrics["splits"].items():
+        values = values or {}
+        for name in SPLIT_METRICS:
+            row[f"{split}_{name}"] = _number(values.get(name))
+        for name in SPLIT_METRICS:
+            row[f"{split}_video_{name}"] = _number((values.get("video") or {}).get(name))
+    return row
+
+
+def _number(value) -> float:
+    """A float, NaN for null or absent (a metric undefined for a run, e.g. AUC on one class)."""
+    if value is None:
+        return math.nan
+    return float(value)
+
+
+def collect_gradcam(results_dir: str | Path) -> list[dict]:
+    """The contents of every gradcam.json, each with its `path` added."""
+    records = []
+    for path in gradcam_files(results_dir):
+        record = read_json(path)
+        if not isinstance(record, dict) or "levels" not in record:
+            raise InputError(f"{path}: not a Grad-CAM record (no 'levels')")
+        record["path"] = str(path)
+        records.append(record)
+    return records

@@ -1,0 +1,89 @@
+"""Aggregation over seeds and the canonical order and labels of datasets, models and methods."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+METHOD_ORDER = ("dense", "imp_global", "imp_local", "oneshot", "reinit", "random_mask")
+METHOD_LABELS = {
+    "dense": "dense",
+    "imp_global": "IMP-Global",
+    "imp_local": "IMP-Local",
+    "oneshot": "one-shot",
+    "reinit": "reinit (control)",
+    "random_mask": "random mask (control)",
+}
+PRUNING_METHODS = ("imp_global", "imp_local", "oneshot")
+CONTROL_METHODS = ("reinit", "random_mask")
+MODEL_LABELS = {"mesonet": "MesoNet", "cnn5": "CNN-5", "resnet18": "ResNet-18"}
+
+
+def method_label(method: str) -> str:
+    return METHOD_LABELS.get(method, method)
+
+
+def model_label(model: str) -> str:
+    return MODEL_LABELS.get(model, model)
+
+
+def in_domain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of models trained and tested on the same dataset (train and prune stages)."""
+    return frame[frame["stage"] != "transfer"]
+
+
+def transferred(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of tickets trained on another dataset than the one they were found on."""
+    return frame[frame["stage"] == "transfer"]
+
+
+def summarize_over_seeds(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per `keys` group: mean and sample std (ddof=1; NaN with one seed) over seeds.
+
+    Accuracy and sparsity are in percent (`*_pct_*`), AUC stays a fraction, counts are means.
+    """
+    if frame.empty:
+        return pd.DataFrame(columns=[*keys, "n_seeds"])
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    summary = grouped.agg(
+        n_seeds=("seed", "nunique"),
+        seeds=("seed", lambda s: " ".join(str(v) for v in sorted(set(s)))),
+        nominal_sparsity_pct=("nominal_sparsity", "mean"),
+        sparsity_pct_mean=("sparsity", "mean"),
+        test_accuracy_pct_mean=("test_accuracy", "mean"),
+        test_accuracy_pct_std=("test_accuracy", "std"),
+        test_auc_mean=("test_auc", "mean"),
+        test_auc_std=("test_auc", "std"),
+        remaining_weights=("remaining_weights", "mean"),
+        prunable_weights=("prunable_weights", "mean"),
+        total_parameters=("total_parameters", "mean"),
+    ).reset_index()
+    for column in ("nominal_sparsity_pct", "sparsity_pct_mean", "test_accuracy_pct_mean", "test_accuracy_pct_std"):
+        summary[column] = summary[column] * 100.0
+    return summary
+
+
+def sort_rows(table: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Rows in the order of params.yaml (datasets, models), then METHOD_ORDER, then level."""
+    preferred = {
+        "dataset": list(params.get("datasets", {})),
+        "source_dataset": list(params.get("datasets", {})),
+        "model": list(params.get("models", [])),
+        "method": list(METHOD_ORDER),
+    }
+    keys = [c for c in ("source_dataset", "dataset", "model", "method", "level") if c in table.columns]
+    if table.empty or not keys:
+        return table.reset_index(drop=True)
+
+    def rank(column: pd.Series) -> pd.Series:
+        if column.name not in preferred:
+            return column
+        position = {name: i for i, name in enumerate(ordered(column, preferred[column.name]))}
+        return column.map(lambda name: position.get(name, -1))
+
+    return table.sort_values(keys, key=rank, kind="stable").reset_index(drop=True)
+
+
+def ordered(names, preferred: list[str]) -> list[str]:
+    """The distinct `names`, those in `preferred` first in its order, the rest sorted."""
+    names = {n for n in names if isinstance(n, str)}
+    return [n for n in preferred if n in names] + sorted(names - set(preferred))

@@ -1,0 +1,382 @@
+"""The report's tables, each a `Table` (numbers for CSV, formatted strings for Markdown and LaTeX).
+
+Accuracy and sparsity are in percent (columns `*_pct*`), AUC a fraction; spread is the sample standard
+deviation over seeds (blank with one seed). Every number comes from the metrics files' rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from deepfake_lth.config import level_nearest
+from deepfake_lth.paths import level_name
+from deepfake_lth.report import paper
+from deepfake_lth.report.formats import Table, count, mean_pm_std, number, signed
+from deepfake_lth.report.roles import Roles
+from deepfake_lth.report.summary import (
+    CONTROL_METHODS,
+    PRUNING_METHODS,
+    in_domain,
+    method_label,
+    model_label,
+    ordered,
+    sort_rows,
+    summarize_over_seeds,
+    transferred,
+)
+
+NAN = math.nan
+QUANTITY_LABELS = {
+    "test_accuracy_pct": "test accuracy %",
+    "remaining_weights": "weights left",
+    "total_parameters_millions": "parameters",
+}
+ACCURACY = ("test_accuracy_pct_mean", "test_accuracy_pct_std")
+
+
+def accuracy_table(frame: pd.DataFrame, params: dict) -> Table:
+    """Table 1: accuracy and AUC against measured sparsity, per dataset x model x method x level."""
+    keys = ["dataset", "model", "method", "level"]
+    summary = sort_rows(summarize_over_seeds(in_domain(frame), keys), params)
+    numbers = summary.reindex(columns=[
+        *keys, "nominal_sparsity_pct", "sparsity_pct_mean", *ACCURACY, "test_auc_mean", "test_auc_std",
+        "n_seeds", "seeds",
+    ])
+    display = pd.DataFrame({
+        "dataset": numbers["dataset"],
+        "model": numbers["model"].map(model_label),
+        "method": numbers["method"].map(method_label),
+        "level": numbers["level"],
+        "sparsity % (measured)": numbers["sparsity_pct_mean"].map(lambda v: number(v, 1)),
+        "accuracy %": _pm(numbers, "test_accuracy_pct"),
+        "AUC": [mean_pm_std(m, s, 3) for m, s in zip(numbers["test_auc_mean"], numbers["test_auc_std"])],
+        "seeds": numbers["n_seeds"],
+    })
+    return Table("table1_accuracy_vs_sparsity", "Test accuracy and AUC against measured sparsity (mean ± std over seeds)", numbers, display)
+
+
+def imp_vs_oneshot_table(frame: pd.DataFrame, params: dict) -> Table | None:
+    """Table 2: IMP-Global and IMP-Local against one-shot at each level, with the differences."""
+    rows = in_domain(frame)
+    methods = [m for m in PRUNING_METHODS if m in set(rows["method"])]
+    if not methods:
+        return None
+    summary = summarize_over_seeds(rows[rows["method"].isin(methods)], ["dataset", "model", "level", "method"])
+    numbers = sort_rows(_wide_by_method(summary, ["dataset", "model", "level"], methods), params)
+    for imp in ("imp_global", "imp_local"):
+        if imp in methods and "oneshot" in methods:
+            numbers[f"{imp}_minus_oneshot_pct"] = (
+                numbers[f"{imp}_test_accuracy_pct_mean"] - numbers["oneshot_test_accuracy_pct_mean"]
+            )
+    display = pd.DataFrame({
+        "dataset": numbers["dataset"],
+        "model": numbers["model"].map(model_label),
+        "level": numbers["level"],
+        "sparsity % (measured)": _sparsity_range(numbers, methods),
+    })
+    for method in methods:
+        display[f"{method_label(method)} %"] = _pm(numbers, f"{method}_test_accuracy_pct")
+    for imp in ("imp_global", "imp_local"):
+        column = f"{imp}_minus_oneshot_pct"
+        if column in numbers:
+            display[f"Δ {method_label(imp)} − one-shot"] = numbers[column].map(signed)
+    return Table("table2_imp_vs_oneshot", "IMP against one-shot pruning at each level (test accuracy %, mean ± std over seeds)", numbers, display)
+
+
+def controls_table(frame: pd.DataFrame, params: dict) -> Table | None:
+    """Table 3: the controls (reinit, random mask) against the ticket whose mask they copy, at their levels."""
+    rows = in_domain(frame)
+    controls = [m for m in CONTROL_METHODS if m in set(rows["method"])]
+    if not controls:
+        return None
+    ticket = params["pruning"]["controls"]["ticket"]
+    control_rows = rows[rows["method"].isin(controls)]
+    levels = control_rows[["dataset", "model", "level"]].drop_duplicates()
+    chosen = rows.merge(levels, on=["dataset", "model", "level"])
+    chosen = chosen[chosen["method"].isin([ticket, *controls])]
+    summary = summarize_over_seeds(chosen, ["dataset", "model", "level", "method"])
+    methods = [ticket, *controls]
+    numbers = sort_rows(_wide_by_method(summary, ["dataset", "model", "level"], methods), params)
+    numbers.insert(3, "ticket", ticket)
+    for control in controls:
+        numbers[f"{control}_minus_ticket_pct"] = (
+            numbers[f"{control}_test_accuracy_pct_mean"] - numbers[f"{ticket}_test_accuracy_pct_mean"]
+        )
+    display = pd.DataFrame({
+        "dataset": numbers["dataset"],
+        "model": numbers["model"].map(model_label),
+        "level": numbers["level"],
+        "sparsity % (measured)": _sparsity_range(numbers, methods),
+        f"ticket ({method_label(ticket)}) %": _pm(numbers, f"{ticket}_test_accuracy_pct"),
+    })
+    for control in controls:
+        display[f"{method_label(control)} %"] = _pm(numbers, f"{control}_test_accuracy_pct")
+        display[f"Δ {control} − ticket"] = numbers[f"{control}_minus_ticket_pct"].map(signed)
+    return Table("table3_controls", f"Controls against the ticket ({method_label(ticket)}) at their levels (test accuracy %)", numbers, display)
+
+
+def transfer_tables(frame: pd.DataFrame, params: dict) -> list[Table]:
+    """Table 4, one per source -> target pair, shaped like the paper's Table I.
+
+    Rows: model. Columns: the target's own dense run, then each transfer method at each level,
+    labelled with the measured sparsity (mean over models and seeds).
+    """
+    moved = transferred(frame)
+    if moved.empty:
+        return []
+    configured = [tuple(p) for p in params.get("transfer", {}).get("pairs", [])]
+    found = list(dict.fromkeys(zip(moved["source_dataset"], moved["dataset"])))
+    pairs = [p for p in configured if p in found] + sorted(p for p in found if p not in configured)
+    return [_transfer_table(frame, moved, source, target, params) for source, target in pairs]
+
+
+def _transfer_table(frame, moved, source, target, params) -> Table:
+    cells = moved[(moved["source_dataset"] == source) & (moved["dataset"] == target)]
+    models = ordered(cells["model"], list(params.get("models", [])))
+    methods = ordered(cells["method"], list(PRUNING_METHODS))
+    levels = sorted(set(cells["level"]))
+    dense = summarize_over_seeds(
+        in_domain(frame)[lambda f: (f["dataset"] == target) & (f["method"] == "dense")], ["model"]
+    ).set_index("model")
+    summary = summarize_over_seeds(cells, ["model", "method", "level"])
+    numbers = pd.DataFrame({"source": source, "target": target, "model": models})
+    display = pd.DataFrame({"model": [model_label(m) for m in models]})
+    numbers["dense_test_accuracy_pct_mean"] = [_get(dense, m, ACCURACY[0]) for m in models]
+    numbers["dense_test_accuracy_pct_std"] = [_get(dense, m, ACCURACY[1]) for m in models]
+    display[f"dense ({target}) %"] = _pm(numbers, "dense_test_accuracy_pct")
+    for level in levels:
+        for method in methods:
+            hits = summary[(summary["method"] == method) & (summary["level"] == level)].set_index("model")
+            if hits.empty:
+                continue
+            prefix = f"{method}_{level_name(level)}"
+            numbers[f"{prefix}_sparsity_pct"] = [_get(hits, m, "sparsity_pct_mean") for m in models]
+            numbers[f"{prefix}_test_accuracy_pct_mean"] = [_get(hits, m, ACCURACY[0]) for m in models]
+            numbers[f"{prefix}_test_accuracy_pct_std"] = [_get(hits, m, ACCURACY[1]) for m in models]
+            label = f"{method_label(method)} L{level} ({hits['sparsity_pct_mean'].mean():.1f}%)"
+            display[label] = _pm(numbers, f"{prefix}_test_accuracy_pct")
+    title = f"Tickets found on {source} trained and tested on {target} (test accuracy %; cf. the paper's Table I)"
+    return Table(f"table4_transfer_{source}__to__{target}", title, numbers, display)
+
+
+def paper_comparison_table(frame: pd.DataFrame, params: dict, roles: Roles) -> Table:
+    """Table 5: the paper's numbers (report.paper) beside ours, matched by dataset role, with the difference."""
+    models = ordered(set(frame["model"]) | set(params.get("models", [])), list(params.get("models", [])))
+    rows = [_compare(number_, frame, params, roles) for number_ in paper.PAPER_NUMBERS if number_.model in models]
+    rows += [_compare_size(model, frame, roles) for model in models if model in paper.STATED_PARAMETERS_MILLIONS]
+    numbers = pd.DataFrame(rows)
+    display = pd.DataFrame({
+        "setting": numbers["setting"],
+        "our data": numbers["dataset"].fillna("not configured"),
+        "model": numbers["model"].map(model_label),
+        "method (ours)": numbers["method"].map(method_label),
+        "paper sparsity %": numbers["paper_sparsity_pct"].map(lambda v: number(v, 0)),
+        "our sparsity %": numbers["sparsity_pct"].map(lambda v: number(v, 1)),
+        "quantity": numbers["quantity"].map(QUANTITY_LABELS),
+        "paper": [_quantity(q, v) for q, v in zip(numbers["quantity"], numbers["paper"])],
+        "ours": [
+            _quantity(q, m, s) if not _nan(m) else "not run"
+            for q, m, s in zip(numbers["quantity"], numbers["ours_mean"], numbers["ours_std"])
+        ],
+        "ours − paper": [_quantity_signed(q, d) for q, d in zip(numbers["quantity"], numbers["difference"])],
+        "source": numbers["source"],
+    })
+    return Table("table5_paper_comparison", "The paper's numbers beside ours (ours: mean ± std over seeds)", numbers, display)
+
+
+def _compare(number_: paper.PaperNumber, frame, params, roles: Roles) -> dict:
+    source, target = roles.dataset(paper.OPENFORENSIC), roles.dataset(paper.FFPP)
+    if number_.setting == "transfer":
+        dataset = None if source is None or target is None else f"{source} → {target}"
+    else:
+        dataset = roles.dataset(number_.role)
+    level = 0 if number_.method == "dense" else level_nearest(params, number_.sparsity)
+    rows = _our_rows(frame, number_, source, target, level)
+    method = number_.method if rows.empty else rows["method"].iloc[0]
+    if method == "imp":
+        method = "imp_global"
+    if number_.quantity == "remaining_weights":
+        values = rows["remaining_weights"]
+    else:
+        values = rows["test_accuracy"] * 100.0
+    mean = values.mean() if len(values) else NAN
+    return {
+        "setting": f"{number_.setting.replace('_', '-')} ({_role_name(number_.role)} role)",
+        "paper_role": number_.role,
+        "dataset": dataset,
+        "model": number_.model,
+        "method": method,
+        "level": level,
+        "paper_sparsity_pct": number_.sparsity * 100.0,
+        "sparsity_pct": rows["sparsity"].mean() * 100.0 if len(rows) else NAN,
+        "quantity": number_.quantity,
+        "paper": number_.value,
+        "ours_mean": mean,
+        "ours_std": values.std() if len(values) > 1 else NAN,
+        "n_seeds": int(rows["seed"].nunique()),
+        "difference": mean - number_.value,
+        "source": number_.where,
+    }
+
+
+def _our_rows(frame, number_: paper.PaperNumber, source, target, level) -> pd.DataFrame:
+    """Our metrics rows that correspond to one paper number (empty when we have none)."""
+    own = in_domain(frame)
+    if number_.setting == "transfer" and number_.method != "dense":
+        cells = transferred(frame)
+        cells = cells[(cells["source_dataset"] == source) & (cells["dataset"] == target)]
+        candidates = ["imp_global", "imp_local"] if number_.method == "imp" else [number_.method]
+        for method in candidates:  # Table I's "IMP" does not say which scope: the first we ran
+            hits = cells[(cells["model"] == number_.model) & (cells["method"] == method) & (cells["level"] == level)]
+            if not hits.empty:
+                return hits
+        return cells.iloc[0:0]
+    dataset = target if number_.setting == "transfer" else (source if number_.role == paper.OPENFORENSIC else target)
+    return own[(own["dataset"] == dataset) & (own["model"] == number_.model)
+               & (own["method"] == number_.method) & (own["level"] == level)]
+
+
+def _compare_size(model: str, frame, roles: Roles) -> dict:
+    dense = in_domain(frame)[lambda f: (f["model"] == model) & (f["method"] == "dense")]
+    preferred = dense[dense["dataset"] == roles.dataset(paper.OPENFORENSIC)]
+    dense = preferred if not preferred.empty else dense
+    mean = dense["total_parameters"].mean() / 1e6 if len(dense) else NAN
+    stated = paper.STATED_PARAMETERS_MILLIONS[model]
+    return {
+        "setting": "model size", "paper_role": None,
+        "dataset": dense["dataset"].iloc[0] if len(dense) else None,
+        "model": model, "method": "dense", "level": 0, "paper_sparsity_pct": 0.0, "sparsity_pct": NAN,
+        "quantity": "total_parameters_millions", "paper": stated, "ours_mean": mean, "ours_std": NAN,
+        "n_seeds": int(dense["seed"].nunique()), "difference": mean - stated, "source": "Sec. III text",
+    }
+
+
+def parameter_table(frame: pd.DataFrame, params: dict) -> Table:
+    """Table 6: measured parameter counts (total, prunable, remaining) per dataset x model x method x level."""
+    keys = ["dataset", "model", "method", "level"]
+    summary = sort_rows(summarize_over_seeds(in_domain(frame), keys), params)
+    numbers = summary.reindex(columns=[*keys, "total_parameters", "prunable_weights", "remaining_weights", "sparsity_pct_mean"])
+    numbers["paper_stated_parameters_millions"] = [
+        paper.STATED_PARAMETERS_MILLIONS.get(m, NAN) if method == "dense" else NAN
+        for m, method in zip(numbers["model"], numbers["method"])
+    ]
+    display = pd.DataFrame({
+        "dataset": numbers["dataset"],
+        "model": numbers["model"].map(model_label),
+        "method": numbers["method"].map(method_label),
+        "level": numbers["level"],
+        "total parameters": numbers["total_parameters"].map(count),
+        "prunable weights": numbers["prunable_weights"].map(count),
+        "remaining weights": numbers["remaining_weights"].map(count),
+        "sparsity % (measured)": numbers["sparsity_pct_mean"].map(lambda v: number(v, 1)),
+        "paper (stated)": numbers["paper_stated_parameters_millions"].map(lambda v: "" if _nan(v) else f"{v}M"),
+    })
+    return Table("table6_parameters", "Parameter counts measured from the checkpoints (means over seeds)", numbers, display)
+
+
+def gradcam_table(records: list[dict], params: dict) -> Table | None:
+    """Table 7: Grad-CAM change of attention per dataset x model x level (means over the sampled faces)."""
+    if not records:
+        return None
+    rows = []
+    for record in records:
+        for level in record["levels"]:
+            rows.append({
+                "dataset": record["dataset"], "model": record["model"], "method": record["method"],
+                "level": level["level"], "sparsity_pct": level["sparsity"] * 100.0,
+                "n_images": len(record.get("images", [])),
+                "mean_map_change_frobenius": level["mean_map_change_frobenius"],
+                "mean_map_change_rms": level["mean_map_change_rms"],
+                "mean_spearman": _float(level["mean_spearman"]),
+                "sample_accuracy_pct": level["sample_accuracy"] * 100.0,
+            })
+    numbers = sort_rows(pd.DataFrame(rows), params)
+    display = pd.DataFrame({
+        "dataset": numbers["dataset"],
+        "model": numbers["model"].map(model_label),
+        "map of": [method_label(m) if lv else "dense" for m, lv in zip(numbers["method"], numbers["level"])],
+        "level": numbers["level"],
+        "sparsity %": numbers["sparsity_pct"].map(lambda v: number(v, 1)),
+        "faces": numbers["n_images"],
+        "‖pruned − dense‖_F": numbers["mean_map_change_frobenius"].map(number),
+        "RMS change": numbers["mean_map_change_rms"].map(lambda v: number(v, 3)),
+        "Spearman ρ to dense": numbers["mean_spearman"].map(lambda v: number(v, 3)),
+        "accuracy on the sample %": numbers["sample_accuracy_pct"].map(lambda v: number(v, 1)),
+    })
+    return Table("table7_gradcam", "Grad-CAM: change of attention against the dense map (means over the sampled faces)", numbers, display)
+
+
+def build_tables(frame: pd.DataFrame, gradcam_records: list[dict], params: dict, roles: Roles) -> list[Table]:
+    """Every table the data allows, in report order."""
+    tables = [
+        accuracy_table(frame, params),
+        imp_vs_oneshot_table(frame, params),
+        controls_table(frame, params),
+        *transfer_tables(frame, params),
+        paper_comparison_table(frame, params, roles),
+        parameter_table(frame, params),
+        gradcam_table(gradcam_records, params),
+    ]
+    return [t for t in tables if t is not None]
+
+
+def _wide_by_method(summary: pd.DataFrame, keys: list[str], methods: list[str]) -> pd.DataFrame:
+    """One row per `keys`, with `<method>_{sparsity_pct, test_accuracy_pct_mean, _std, n_seeds}` columns."""
+    rows = []
+    for key, group in summary.groupby(keys, sort=False):
+        row = dict(zip(keys, key))
+        by_method = group.set_index("method")
+        for method in methods:
+            row[f"{method}_sparsity_pct"] = _get(by_method, method, "sparsity_pct_mean")
+            row[f"{method}_test_accuracy_pct_mean"] = _get(by_method, method, ACCURACY[0])
+            row[f"{method}_test_accuracy_pct_std"] = _get(by_method, method, ACCURACY[1])
+            row[f"{method}_n_seeds"] = _get(by_method, method, "n_seeds")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _get(indexed: pd.DataFrame, key, column: str) -> float:
+    if key not in indexed.index:
+        return NAN
+    return float(indexed.loc[key, column])
+
+
+def _pm(numbers: pd.DataFrame, prefix: str) -> list[str]:
+    return [mean_pm_std(m, s) for m, s in zip(numbers[f"{prefix}_mean"], numbers[f"{prefix}_std"])]
+
+
+def _sparsity_range(numbers: pd.DataFrame, methods: list[str]) -> list[str]:
+    """Measured sparsity of the methods in a row: one value, or 'low–high' when they differ."""
+    values = numbers[[f"{m}_sparsity_pct" for m in methods]]
+    cells = []
+    for low, high in zip(values.min(axis=1), values.max(axis=1)):
+        cells.append(number(low, 1) if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}–{high:.1f}")
+    return cells
+
+
+def _quantity(quantity: str, value: float, std: float = NAN) -> str:
+    if quantity == "remaining_weights":
+        return count(value)
+    if quantity == "total_parameters_millions":
+        return number(value, 3) + "M"
+    return mean_pm_std(value, std)
+
+
+def _quantity_signed(quantity: str, value: float) -> str:
+    if quantity == "remaining_weights":
+        return "–" if _nan(value) else f"{int(round(value)):+,}"
+    return signed(value, 3 if quantity == "total_parameters_millions" else 2)
+
+
+def _role_name(role: str) -> str:
+    return {paper.OPENFORENSIC: "OpenForensic", paper.FFPP: "FF++"}.get(role, role)
+
+
+def _float(value) -> float:
+    return NAN if value is None else float(value)
+
+
+def _nan(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
