@@ -1,0 +1,43 @@
+"""Device choice and seeding: the two things every training run sets up first."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from deepfake_lth.config import ConfigError
+
+
+def choose_device(setting: str = "auto") -> torch.device:
+    """The torch device for params `device`: auto (CUDA when present, else CPU), cpu, or cuda."""
+    if setting == "cpu":
+        return torch.device("cpu")
+    if setting in ("auto", "cuda"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if setting == "cuda":
+            raise ConfigError("params.yaml: key 'device': cuda requested but CUDA is not available")
+        return torch.device("cpu")
+    raise ConfigError(f"params.yaml: key 'device': unknown device '{setting}' (allowed: auto, cpu, cuda)")
+
+
+def derive_seed(*parts: int) -> int:
+    """A well-mixed 63-bit seed that is a pure function of `parts` (e.g. run seed and epoch)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), numpy and random, and ask torch for deterministic kernels.
+
+    Deterministic algorithms cost nothing on the CPU; on CUDA they need a fixed cuBLAS workspace
+    (set here unless the user chose one) and we only warn where an op has no deterministic kernel.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False

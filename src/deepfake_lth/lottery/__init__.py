@@ -1,0 +1,1 @@
+"""The lottery-ticket engine: magnitude pruning, rewinding, the controls, and one level as one run."""

@@ -1,0 +1,95 @@
+"""Detection metrics from per-image fake probabilities: accuracy, ROC AUC, EER, AP, and video-level ones.
+
+Labels are 1 for fake, 0 for real. Every function takes NumPy-compatible arrays and returns a
+float; a metric that is undefined for the data (AUC with one class present) is NaN, and
+`split_metrics` writes it as null.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+log = logging.getLogger(__name__)
+
+
+def accuracy(labels, probs, threshold: float = 0.5) -> float:
+    """Fraction of images whose prediction (fake when probability >= threshold) equals the label."""
+    labels, probs = np.asarray(labels), np.asarray(probs)
+    return float(np.mean((probs >= threshold).astype(int) == labels))
+
+
+def _both_classes(labels) -> bool:
+    return len(np.unique(labels)) == 2
+
+
+def roc_auc(labels, probs) -> float:
+    """Area under the ROC curve; NaN when only one class is present."""
+    return float(roc_auc_score(labels, probs)) if _both_classes(labels) else math.nan
+
+
+def average_precision(labels, probs) -> float:
+    """Average precision with fake as the positive class; NaN when only one class is present."""
+    return float(average_precision_score(labels, probs)) if _both_classes(labels) else math.nan
+
+
+def equal_error_rate(labels, probs) -> float:
+    """The error rate where false positive and false negative rates are equal.
+
+    The ROC curve is piecewise linear between its thresholds; the EER is where the line from the
+    last point with FPR < FNR to the first with FPR >= FNR crosses FPR = FNR.
+    """
+    if not _both_classes(labels):
+        return math.nan
+    fpr, tpr, _ = roc_curve(labels, probs, drop_intermediate=False)
+    gap = fpr - (1.0 - tpr)  # rises from -1 to 1 as the threshold falls
+    i = int(np.argmax(gap >= 0))
+    if i == 0 or gap[i] == 0:
+        return float(fpr[i])
+    t = -gap[i - 1] / (gap[i] - gap[i - 1])
+    return float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
+
+
+def has_groups(groups) -> bool:
+    """True when some group (e.g. a source video) holds more than one image."""
+    return groups is not None and len(pd.unique(np.asarray(groups))) < len(groups)
+
+
+def group_mean(labels, probs, groups) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group labels and mean probabilities (video-level scores), groups in order of first sight.
+
+    A group holding both labels (a misconfigured group pattern) is split by label and logged.
+    """
+    frame = pd.DataFrame({"group": np.asarray(groups), "label": np.asarray(labels), "prob": np.asarray(probs)})
+    mixed = frame.groupby("group", sort=False)["label"].nunique().gt(1).sum()
+    if mixed:
+        log.warning("%d groups hold both real and fake images; scored separately per label", mixed)
+    means = frame.groupby(["group", "label"], sort=False)["prob"].mean().reset_index()
+    return means["label"].to_numpy(), means["prob"].to_numpy()
+
+
+def _finite_or_none(value: float):
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def scores(labels, probs) -> dict:
+    """accuracy, auc, eer, ap and n, with undefined values as None."""
+    return {
+        "accuracy": _finite_or_none(accuracy(labels, probs)),
+        "auc": _finite_or_none(roc_auc(labels, probs)),
+        "eer": _finite_or_none(equal_error_rate(labels, probs)),
+        "ap": _finite_or_none(average_precision(labels, probs)),
+        "n": int(len(labels)),
+    }
+
+
+def split_metrics(labels, probs, groups=None, loss: float | None = None) -> dict:
+    """The metrics.json entry of one split: image-level scores, loss, and video-level scores or None."""
+    result = scores(labels, probs)
+    result["loss"] = _finite_or_none(loss)
+    result["video"] = scores(*group_mean(labels, probs, groups)) if has_groups(groups) else None
+    return result

@@ -1,0 +1,1 @@
+"""Models: the registry, one module per architecture, and masks over their prunable weights."""

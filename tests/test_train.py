@@ -1,0 +1,140 @@
+"""Dense training through the real trainer on tiny face stores: outputs, selection, determinism, resume."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from deepfake_lth import paths
+from deepfake_lth.errors import InputError
+from deepfake_lth.io import load_tensors, read_json
+from deepfake_lth.models.registry import build_model
+from deepfake_lth.train import RESUME, new_model, train_dense
+from test_train_support import IMAGES_PER_SPLIT, make_params, one_thread  # noqa: F401 (autouse)
+
+CONTRACT_KEYS = {
+    "stage", "dataset", "source_dataset", "model", "seed", "method", "level", "nominal_sparsity",
+    "sparsity", "remaining_weights", "prunable_weights", "total_parameters", "per_layer", "epochs",
+    "best_epoch", "stopped_early", "splits", "params", "version",
+}
+
+
+class Interrupted(Exception):
+    pass
+
+
+def crash_after(epoch: int):
+    def on_epoch_end(e):
+        if e == epoch:
+            raise Interrupted(f"killed after epoch {e}")
+    return on_epoch_end
+
+
+def test_dense_run_writes_every_output_with_theta0_saved_before_training(tmp_path):
+    params = make_params(tmp_path)
+    metrics = train_dense(params, "tiny", "mesonet", 0)
+    out = paths.dense_dir(params, "tiny", "mesonet", 0)
+    assert {p.name for p in out.iterdir()} == {"init.pt", "rewind.pt", "final.pt", "history.csv", "metrics.json"}
+    theta0 = new_model(params, "mesonet", 32, 0).state_dict()
+    init = load_tensors(out / "init.pt")
+    assert all(torch.equal(init[k], theta0[k]) for k in theta0)
+    rewind = load_tensors(out / "rewind.pt")  # k = 0: θk is θ0
+    assert all(torch.equal(rewind[k], theta0[k]) for k in theta0)
+    final = load_tensors(out / "final.pt")
+    assert not torch.equal(final["features.0.0.weight"], init["features.0.0.weight"])
+    build_model("mesonet", 32).load_state_dict(final)  # a plain state_dict of the unpruned model
+
+    assert set(metrics) == CONTRACT_KEYS and read_json(out / "metrics.json") == metrics
+    assert metrics["stage"] == "dense" and metrics["method"] == "dense" and metrics["level"] == 0
+    assert metrics["sparsity"] == 0.0 and metrics["remaining_weights"] == metrics["prunable_weights"] == 11_416 + 256
+    assert metrics["total_parameters"] == 12_617 - 1_040 + 16 * 16 + 16  # 32 px: 1x1x16 flattened
+    for split in ("validation", "test"):
+        result = metrics["splits"][split]
+        assert result["n"] == IMAGES_PER_SPLIT and 0 <= result["accuracy"] <= 1
+        assert result["video"]["n"] == IMAGES_PER_SPLIT // 2  # two frames per group
+    history = pd.read_csv(out / "history.csv")
+    assert list(history.columns) == ["epoch", "train_loss", "train_accuracy", "validation_loss",
+                                     "validation_accuracy", "validation_auc"]
+    assert list(history["epoch"]) == [1, 2] and metrics["epochs"] == 2
+
+
+def test_the_selected_weights_are_those_of_the_lowest_validation_loss(tmp_path):
+    params = make_params(tmp_path, training={"max_epochs": 6, "patience": 2, "learning_rate": 0.05})
+    metrics = train_dense(params, "tiny", "mesonet", 0)
+    history = pd.read_csv(paths.dense_dir(params, "tiny", "mesonet", 0) / "history.csv")
+    best = int(history["validation_loss"].idxmin()) + 1
+    assert metrics["best_epoch"] == best
+    assert metrics["splits"]["validation"]["loss"] == pytest.approx(history["validation_loss"][best - 1], rel=1e-9)
+    if metrics["stopped_early"]:
+        assert metrics["epochs"] == best + 2 < 6
+    else:
+        assert metrics["epochs"] == 6
+
+
+def test_theta_k_is_the_weights_after_k_optimiser_steps(tmp_path):
+    steps_per_epoch = -(-IMAGES_PER_SPLIT // 16)
+    params = make_params(tmp_path, training={"max_epochs": 1, "rewind_iteration": steps_per_epoch})
+    train_dense(params, "tiny", "mesonet", 0)
+    out = paths.dense_dir(params, "tiny", "mesonet", 0)
+    rewind, final, init = (load_tensors(out / f) for f in ("rewind.pt", "final.pt", "init.pt"))
+    # one epoch of k steps, and that epoch is the one selected
+    assert all(torch.equal(rewind[k], final[k]) for k in final)
+    assert not torch.equal(rewind["classifier.2.weight"], init["classifier.2.weight"])
+
+
+def test_the_same_seed_gives_identical_metrics_and_weights(tmp_path):
+    first = make_params(tmp_path / "a")
+    second = make_params(tmp_path / "b")
+    train_dense(first, "tiny", "cnn5", 1)
+    train_dense(second, "tiny", "cnn5", 1)
+    a, b = (paths.dense_dir(p, "tiny", "cnn5", 1) for p in (first, second))
+    text = (a / "metrics.json").read_text().replace(str(tmp_path / "a"), "")
+    assert text == (b / "metrics.json").read_text().replace(str(tmp_path / "b"), "")
+    assert (a / "history.csv").read_text() == (b / "history.csv").read_text()
+    fa, fb = load_tensors(a / "final.pt"), load_tensors(b / "final.pt")
+    assert all(torch.equal(fa[k], fb[k]) for k in fa)
+    other = make_params(tmp_path / "c")
+    assert train_dense(other, "tiny", "cnn5", 2)["splits"] != read_json(a / "metrics.json")["splits"]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_run_killed_after_an_epoch_resumes_to_the_same_result(tmp_path, workers):
+    training = {"max_epochs": 3, "num_workers": workers}
+    reference = train_dense(make_params(tmp_path / "whole", training=training), "tiny", "mesonet", 0)
+
+    params = make_params(tmp_path / "killed", training=training)
+    out = paths.dense_dir(params, "tiny", "mesonet", 0)
+    with pytest.raises(Interrupted):
+        train_dense(params, "tiny", "mesonet", 0, on_epoch_end=crash_after(1))
+    assert (out / RESUME).is_file() and not (out / "metrics.json").exists()
+
+    epochs_run = []
+    resumed = train_dense(params, "tiny", "mesonet", 0, on_epoch_end=epochs_run.append)
+    assert epochs_run == [2, 3], "the restarted run did not resume after epoch 1"
+    assert not (out / RESUME).exists()
+    reference.pop("params"), resumed.pop("params")
+    assert resumed == reference
+
+
+def test_a_resume_checkpoint_of_other_inputs_is_not_used(tmp_path):
+    params = make_params(tmp_path, training={"max_epochs": 3})
+    with pytest.raises(Interrupted):
+        train_dense(params, "tiny", "mesonet", 0, on_epoch_end=crash_after(1))
+    changed = make_params(tmp_path, training={"max_epochs": 3, "learning_rate": 0.01})
+    epochs_run = []
+    train_dense(changed, "tiny", "mesonet", 0, on_epoch_end=epochs_run.append)
+    assert epochs_run == [1, 2, 3]
+
+
+def test_flips_change_training_and_the_workers_do_not(tmp_path):
+    plain = train_dense(make_params(tmp_path / "a", training={"hflip": False}), "tiny", "mesonet", 0)
+    flipped = train_dense(make_params(tmp_path / "b", training={"hflip": True}), "tiny", "mesonet", 0)
+    assert plain["splits"] != flipped["splits"]
+
+
+def test_a_missing_face_store_is_an_input_error_naming_it(tmp_path):
+    params = make_params(tmp_path)
+    params["paths"]["faces"] = str(tmp_path / "nowhere")
+    with pytest.raises(InputError, match="nowhere"):
+        train_dense(params, "tiny", "mesonet", 0)
