@@ -1,0 +1,76 @@
+"""End to end: the whole study through Snakemake (and DVC) on the tiny config, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from conftest import TINY_PARAMS
+from deepfake_lth import targets
+from deepfake_lth.config import load_params
+from workflow_runner import dvc, make_dvc_project, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The tiny study built once by `snakemake --cores 2 results/figures`."""
+    workdir = tmp_path_factory.mktemp("study")
+    shutil.copy(TINY_PARAMS, workdir / "params.yaml")
+    snakemake(workdir, "results/figures")
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def params(study):
+    return load_params(study / "params.yaml")
+
+
+def test_every_target_exists(study, params):
+    for path in targets.report_inputs(params):
+        assert (study / path).is_file(), path
+    assert (study / "results/report.md").is_file()
+    assert any((study / "results/tables").glob("*.csv"))
+    assert any((study / "results/figures").glob("*.png"))
+
+
+def test_second_invocation_runs_nothing(study):
+    assert planned_jobs(study, "results/figures") == {}
+
+
+def test_one_level_is_regenerated_alone_and_identically(study):
+    level = study / "results/runs/demo_gan/mesonet/seed_0/imp_global/level_02"
+    before = json.loads((level / "metrics.json").read_text())
+    shutil.rmtree(level)
+    target = str(level.relative_to(study) / "metrics.json")
+    assert planned_jobs(study, target) == {"prune_imp": 1}
+    snakemake(study, target)
+    assert json.loads((level / "metrics.json").read_text()) == before
+
+
+@pytest.mark.parametrize(
+    "folder, rule",
+    [
+        ("results/runs/demo_swap/cnn5/seed_0/oneshot/level_01", "prune_oneshot"),
+        ("results/transfer/demo_gan__to__demo_swap/cnn5/seed_0/imp_global/level_02", "transfer"),
+        ("results/runs/demo_gan/cnn5/seed_0/random_mask/level_02", "prune_control"),
+    ],
+)
+def test_one_point_plans_exactly_one_job(study, folder, rule):
+    (study / folder / "metrics.json").unlink()
+    assert planned_jobs(study, f"{folder}/metrics.json") == {rule: 1}
+    snakemake(study, f"{folder}/metrics.json")
+
+
+def test_unrelated_param_change_reruns_only_dependent_jobs(study):
+    params = yaml.safe_load((study / "params.yaml").read_text())
+    params["gradcam"]["images_per_class"] = 1
+    (study / "params.yaml").write_text(yaml.safe_dump(params))
+    try:
+        assert planned_jobs(study, "results/figures") == {"gradcam": 2, "report": 1}
+    finally:
+        shutil.copy(TINY_PARAMS, study / "params.yaml")
