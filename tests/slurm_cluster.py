@@ -2,12 +2,17 @@
 
 `ensure_installed()` installs Debian's slurm-wlm, slurmdbd, munge and mariadb-server with apt-get
 when they are absent. `OneNodeCluster(workdir)` is a context manager that starts munged, mariadbd,
-slurmdbd, slurmctld and slurmd on loopback ports with every file (configs, state, logs, pid files)
-under `workdir`, waits until the node is idle, and on exit stops exactly the daemons it started.
+slurmdbd, slurmctld and slurmd on free loopback ports, waits until the node is idle, and on exit
+stops exactly the daemons it started. `run_snakemake()` runs `snakemake --executor slurm` against it.
 
-No systemd is needed: every daemon runs in the foreground as a child of this process. Daemons left
-behind by a crashed earlier run from the same workdir are found through their pid files (pid plus
-process start time, so a recycled pid is never killed) and stopped before a new start.
+No systemd is needed: every daemon runs in the foreground as a child of this process, with its
+config, state, logs and pid file under `workdir`. Three things are machine-wide, as on a real node,
+and so one test cluster runs per machine at a time (an flock serialises concurrent sessions):
+munged's default socket (slurm's connections to slurmdbd ignore AuthInfo=socket=), a copy of
+slurm.conf at /etc/slurm/slurm.conf (Snakemake's job step drops SLURM_CONF before calling srun),
+and a short directory in /tmp for mariadb's socket (Unix socket paths are limited to 107 bytes).
+Daemons left behind by a crashed earlier run from the same workdir are found through their pid
+files (pid plus process start time, so a recycled pid is never killed) and stopped before a start.
 """
 
 from __future__ import annotations
@@ -555,18 +560,43 @@ class OneNodeCluster:
         self._stop_job_steps()
 
     def _stop_job_steps(self) -> None:
-        """Kill slurmstepd processes that slurmd started for this cluster (they detach from it)."""
+        """Kill the slurmstepd processes slurmd started for this cluster, with the job processes under
+        them: they detach from slurmd and outlive it when a crashed run never cancelled its jobs."""
         marker = f"SLURM_CONF={self.slurm_conf}".encode()
-        for proc_dir in Path("/proc").iterdir():
-            if not proc_dir.name.isdigit():
-                continue
+        children = _children_by_parent()
+        doomed = []
+        for pid in _pids():
             try:
-                if not (proc_dir / "cmdline").read_bytes().startswith(b"slurmstepd"):
-                    continue
-                if marker in (proc_dir / "environ").read_bytes().split(b"\0"):
-                    _terminate(int(proc_dir.name), 5.0)
+                ours = (Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"slurmstepd")
+                        and marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
             except OSError:
                 continue
+            if ours:
+                doomed += [pid, *_descendants(pid, children)]
+        for pid in doomed:
+            _terminate(pid, 0.0)
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for pid in _pids():
+        try:
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        children.setdefault(parent, []).append(pid)
+    return children
+
+
+def _descendants(pid: int, children: dict[int, list[int]]) -> list[int]:
+    found = []
+    for child in children.get(pid, []):
+        found += [child, *_descendants(child, children)]
+    return found
 
 
 def _current_user() -> str:

@@ -1,16 +1,21 @@
-"""A real one-node SLURM cluster with accounting: batch jobs, sacct, and Snakemake's SLURM executor.
+"""The SLURM profile, and a real one-node SLURM cluster with accounting: batch jobs, sacct, and
+Snakemake's SLURM executor running the profile against it.
 
-Needs root and apt-get (CI has both); the packages are installed on first use. `make test` runs it.
+The cluster tests (marked `cluster`) need root and apt-get (CI has both); the packages are installed on
+first use. `make test` runs them all.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from snakemake.profiles import ProfileConfigFileParser
 
 from conftest import TINY_PARAMS
 from slurm_cluster import (
@@ -20,13 +25,48 @@ from slurm_cluster import (
     run_snakemake,
 )
 
-pytestmark = pytest.mark.cluster
-
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
+GPU_RULES = ("train", "prune_imp", "prune_oneshot", "prune_control", "transfer", "gradcam")
+PROFILE_ENV = ("SBATCH_ACCOUNT", "SBATCH_PARTITION", "LTH_SLURM_GPUS")
 # Fast status polling for seconds-long test jobs; the profile's 40 s suits real jobs.
 FAST_POLLING = ("--jobs", "1", "--latency-wait", "5", "--retries", "0",
                 "--slurm-init-seconds-before-status-checks", "2")
+
+
+def _profile_args(monkeypatch, **env: str) -> dict:
+    """The profile as Snakemake turns it into command-line values, under the given environment."""
+    for name in PROFILE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with open(PROFILE / "config.yaml") as stream:
+        return ProfileConfigFileParser().parse(stream)
+
+
+def test_profile_leaves_account_and_partition_to_slurm_when_unset(monkeypatch):
+    args = _profile_args(monkeypatch)
+    assert args["executor"] == "slurm"
+    assert not [r for r in args["default-resources"] if r.startswith(("slurm_account", "slurm_partition"))]
+    assert {f"{rule}:gpu=1" for rule in GPU_RULES} <= set(args["set-resources"])
+
+
+def test_profile_takes_account_partition_and_gpus_from_the_environment(monkeypatch):
+    args = _profile_args(monkeypatch, SBATCH_ACCOUNT="long", SBATCH_PARTITION="gpu-a100", LTH_SLURM_GPUS="0")
+    # Quoted, so that Snakemake's evaluation keeps them strings (`long` is not the builtin).
+    assert {"slurm_account='long'", "slurm_partition='gpu-a100'"} <= set(args["default-resources"])
+    assert {f"{rule}:gpu=0" for rule in GPU_RULES} <= set(args["set-resources"])
+
+
+def test_profile_names_only_rules_of_the_workflow(monkeypatch):
+    rule_files = list((REPO / "workflow" / "rules").glob("*.smk"))
+    if not rule_files:
+        pytest.skip("the workflow's rules do not exist yet")
+    rules = {name for path in rule_files for name in re.findall(r"^rule (\w+):", path.read_text(), re.M)}
+    args = _profile_args(monkeypatch)
+    named = {entry.split(":")[0] for entry in args["set-resources"]}
+    named |= {entry.split("=")[0] for entry in args["set-threads"]}
+    assert named <= rules, f"profile names rules the workflow lacks: {sorted(named - rules)}"
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +91,19 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _job_pids() -> set[int]:
+    """Pids of slurmstepd processes and of the processes they run (by the job scripts' path)."""
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if proc.name.isdigit() and (cmdline.startswith(b"slurmstepd") or b"slurm_script" in cmdline):
+            pids.add(int(proc.name))
+    return pids
+
+
 def _account_env(cluster: OneNodeCluster) -> dict[str, str]:
     """What the profile documents: account and partition from sbatch's own variables."""
     return {"SBATCH_ACCOUNT": cluster.account, "SBATCH_PARTITION": cluster.partition}
@@ -63,18 +116,28 @@ def _failure(result, cluster: OneNodeCluster, workdir: Path) -> str:
     return f"snakemake failed ({result.returncode}):\n{result.stdout[-6000:]}\n{job_logs}\n{cluster.log_tails()}"
 
 
+@pytest.mark.cluster
 def test_restart_after_a_crash_and_stop_leave_no_daemon(installed, tmp_path):
+    jobs_before = _job_pids()
     crashed = OneNodeCluster(tmp_path)
-    crashed.start()  # never stopped, as if the test process had died
+    crashed.start()  # never stopped, as if the test process had died with a job running
+    crashed.client("sbatch", "--wrap", "sleep 300", "-o", "/dev/null")
+    deadline = time.monotonic() + 30
+    while len(_job_pids() - jobs_before) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     leftover = crashed.daemon_pids()
+    leftover_job = _job_pids() - jobs_before
     assert {"mariadbd", "slurmdbd", "slurmctld", "slurmd"} <= set(leftover)
+    assert len(leftover_job) >= 2, "expected the job's slurmstepd and its batch script to be running"
     with OneNodeCluster(tmp_path) as cluster:
         assert not [name for name, pid in leftover.items() if _alive(pid)]
+        assert not [pid for pid in leftover_job if _alive(pid)]
         running = cluster.daemon_pids()
         assert all(_alive(pid) for pid in running.values())
     assert not [name for name, pid in running.items() if _alive(pid)]
 
 
+@pytest.mark.cluster
 def test_batch_job_completes_and_is_accounted(cluster, tmp_path):
     out = tmp_path / "hi.out"
     job = cluster.client("sbatch", "--parsable", "-o", str(out), "--wrap", "echo hi").stdout.strip()
@@ -84,11 +147,13 @@ def test_batch_job_completes_and_is_accounted(cluster, tmp_path):
     assert cluster_name == cluster.cluster_name
 
 
+@pytest.mark.cluster
 def test_failing_batch_job_is_accounted_as_failed(cluster, tmp_path):
     job = cluster.client("sbatch", "--parsable", "-o", str(tmp_path / "fail.out"), "--wrap", "exit 3").stdout.strip()
     assert cluster.wait_for_job(job) == "FAILED"
 
 
+@pytest.mark.cluster
 def test_snakemake_slurm_executor_runs_a_rule_as_a_slurm_job(cluster, tmp_path):
     (tmp_path / "Snakefile").write_text(
         "rule hello:\n"
@@ -108,6 +173,7 @@ def test_snakemake_slurm_executor_runs_a_rule_as_a_slurm_job(cluster, tmp_path):
     assert placed.strip() == f"{cluster.account}|{cluster.partition}"
 
 
+@pytest.mark.cluster
 def test_one_imp_level_regenerated_on_slurm_equals_the_local_run(cluster, tmp_path):
     if not (REPO / "Snakefile").is_file():
         pytest.skip("the workflow's Snakefile does not exist yet")
