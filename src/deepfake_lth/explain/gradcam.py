@@ -40,11 +40,13 @@ TARGET_DESCRIPTION = "true class: +logit for fake faces, -logit for real faces"
 def target_layers(model_name: str, model: nn.Module) -> list[nn.Module]:
     """The layer whose activations Grad-CAM weighs: the last conv block (PAPER.md's default).
 
-    MesoNet and CNN-5: the last block of `features` (conv, BatchNorm, ReLU, pool); ResNet-18:
-    `layer4[-1]`. Each is a module whose output no later layer modifies in place.
+    MesoNet and CNN-5: the activation (ReLU) of the last block of `features`, before its pooling,
+    which keeps a map 2x (CNN-5) or 4x (MesoNet) finer than the pooled output; ResNet-18:
+    `layer4[-1]`. No later layer modifies these outputs in place.
     """
     if model_name in ("mesonet", "cnn5"):
-        return [model.features[-1]]
+        activations = [m for m in model.features[-1] if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
+        return [activations[-1]]
     if model_name == "resnet18":
         return [model.layer4[-1]]
     raise ValueError(f"no Grad-CAM target layer known for model '{model_name}' (known: mesonet, cnn5, resnet18)")
@@ -145,6 +147,9 @@ def run_gradcam(params: dict, dataset: str, model: str) -> dict:
         maps.append(level_maps)
         probabilities.append(level_probabilities)
         log.info("%s/%s level %d: %d maps", dataset, model, level["level"], len(level_maps))
+        if all(np.ptp(m) == 0 for m in level_maps):
+            log.warning("%s/%s level %d: every map is constant (target layer too coarse at %d px, or zero gradients)",
+                        dataset, model, level["level"], image_size)
     maps, probabilities = np.stack(maps), np.stack(probabilities)
 
     record = gradcam_record(params, dataset, model, store, indices, labels, levels, maps, probabilities)

@@ -137,7 +137,7 @@ def _assumptions_section(params, frame, gradcam_records) -> str:
         f"at the levels nearest {_pct_list(gradcam.get('sparsities', []))} (levels {_levels(params, gradcam.get('sparsities', []))}), "
         f"{gradcam.get('images_per_class')} real and {gradcam.get('images_per_class')} fake test faces drawn with "
         f"seed {gradcam.get('seed')}, of the first seed's runs; target: the true class; target layers "
-        + ("; ".join(target_layers) if target_layers else "the last conv block (MesoNet, CNN-5), `layer4[-1]` (ResNet-18)")
+        + ("; ".join(target_layers) if target_layers else "the activation of the last conv block before its pooling (MesoNet, CNN-5), `layer4[-1]` (ResNet-18)")
         + "; change of attention = Frobenius norm of (pruned map − dense map), maps scaled to [0, 1] per face.",
         f"Device: {params.get('device', 'auto')}.",
     ]

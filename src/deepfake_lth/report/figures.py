@@ -151,7 +151,7 @@ def gradcam_grid_image(record: dict, subtitle: str = "") -> Figure:
     changes = ", ".join(
         f"L{lv['level']} {lv['mean_map_change_frobenius']:.1f}" for lv in record["levels"] if lv["level"]
     )
-    title = f"Grad-CAM · {record['dataset']} · {model_label(record['model'])}\nmean ‖pruned − dense‖_F: {changes}"
+    title = f"mean change of attention ‖pruned − dense‖_F: {changes}"
     fig.suptitle(_title(title, subtitle), fontsize=10)
     return fig
 
