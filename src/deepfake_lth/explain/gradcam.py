@@ -223,7 +223,7 @@ def write_gradcam_figure(stem: Path, faces, maps, labels, probabilities, levels,
         for fmt in FIGURE_FORMATS:
             path = stem.with_name(f"{stem.name}.{fmt}")
             with atomic_path(path) as tmp:
-                figure.savefig(tmp, format=fmt, dpi=150)
+                figure.savefig(tmp, format=fmt, dpi=150, metadata={"CreationDate": None} if fmt == "pdf" else {})
             paths.append(path)
     finally:
         plt.close(figure)

@@ -234,13 +234,18 @@ def _weights(value: float) -> str:
     return f"{int(value)} weights"
 
 
+def reproducible_metadata(fmt: str) -> dict:
+    """Figure metadata without a creation date, so the same results give byte-identical files."""
+    return {"pdf": {"CreationDate": None}, "svg": {"Date": None}}.get(fmt, {})
+
+
 def save_figure(fig: Figure, directory: Path, name: str, formats: list[str]) -> list[Path]:
     """`<directory>/<name>.<fmt>` for every format; closes the figure."""
     paths = []
     try:
         for fmt in formats:
             path = Path(directory) / f"{name}.{fmt}"
-            fig.savefig(path, format=fmt, dpi=150, bbox_inches="tight")
+            fig.savefig(path, format=fmt, dpi=150, bbox_inches="tight", metadata=reproducible_metadata(fmt))
             paths.append(path)
     finally:
         plt.close(fig)
