@@ -14,7 +14,10 @@ LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
-LATEX_SYMBOLS = {"±": r"$\pm$", "Δ": r"$\Delta$", "−": r"$-$", "→": r"$\rightarrow$", "–": "--"}
+LATEX_SYMBOLS = {
+    "±": r"$\pm$", "Δ": r"$\Delta$", "−": r"$-$", "→": r"$\rightarrow$", "–": "--", "‖": r"$\|$",
+    "ρ": r"$\rho$", "·": r"$\cdot$", "×": r"$\times$",
+}
 
 
 @dataclass

@@ -113,7 +113,7 @@ def controls_table(frame: pd.DataFrame, params: dict) -> Table | None:
     })
     for control in controls:
         display[f"{method_label(control)} %"] = _pm(numbers, f"{control}_test_accuracy_pct")
-        display[f"Δ {control} − ticket"] = numbers[f"{control}_minus_ticket_pct"].map(signed)
+        display[f"Δ {method_label(control).removesuffix(' (control)')} − ticket"] = numbers[f"{control}_minus_ticket_pct"].map(signed)
     return Table("table3_controls", f"Controls against the ticket ({method_label(ticket)}) at their levels (test accuracy %)", numbers, display)
 
 
