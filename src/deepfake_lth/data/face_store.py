@@ -67,7 +67,8 @@ def _truncate_npy(path: Path, n: int, item_shape: tuple) -> None:
     """Rewrite the .npy header in place for n rows (same header length) and cut the data after them."""
     with open(path, "r+b") as f:
         version = np.lib.format.read_magic(f)
-        np.lib.format._read_array_header(f, version)  # moves to the data start
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        read_header[version](f)  # moves to the data start
         data_start = f.tell()
         header = {"descr": "|u1", "fortran_order": False, "shape": (n, *item_shape)}
         body = repr(header).encode("latin1")
@@ -116,7 +117,7 @@ class FaceDataset(Dataset):
         return len(self.store)
 
     def __getitem__(self, i: int):
-        image = torch.from_numpy(np.ascontiguousarray(self.store.images[i])).permute(2, 0, 1)
+        image = torch.from_numpy(np.array(self.store.images[i])).permute(2, 0, 1)  # a copy: maps are read-only
         if self.hflip and torch.rand(()) < 0.5:
             image = image.flip(-1)
         x = (image.float() - self.mean) / self.std
