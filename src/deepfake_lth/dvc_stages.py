@@ -26,6 +26,8 @@ TRAINING_KEYS = ["training", "normalization", "resnet18_weights", "faces.image_s
 PRUNING_KEYS = TRAINING_KEYS + [
     "pruning.rate", "pruning.rate_of", "pruning.rewind", "pruning.prune_output_layer", "pruning.oneshot_scope",
 ]
+GRADCAM_KEYS = ["gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of",
+                "pruning.levels"]
 CHECKPOINTS = ["mask.pt", "final.pt"]
 
 
@@ -152,7 +154,7 @@ def _gradcam_stages(params, cli):
                 f"{cli} gradcam --dataset {d} --model {m}",
                 [face_store_dir(params, d), dense / "final.pt", dense / "metrics.json",
                  *[lv / "final.pt" for lv in levels], *[lv / "metrics.json" for lv in levels]],
-                ["gradcam", "normalization", "seeds"],
+                GRADCAM_KEYS,
                 [out / "gradcam.json", out / "gradcam.png", out / "gradcam.pdf"], code=CODE["gradcam"],
             )
     return stages

@@ -59,6 +59,9 @@ PRUNING_KEYS = TRAINING_KEYS + (
     "pruning.rate", "pruning.rate_of", "pruning.rewind", "pruning.prune_output_layer", "pruning.oneshot_scope",
 )
 
+# Grad-CAM's levels are the ones nearest gradcam.sparsities under the pruning schedule.
+GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of", "pruning.levels")
+
 
 def dataset_digest(*extra):
     """Digest of one dataset's entry (plus extra keys), as a params function of the dataset wildcard."""

@@ -24,7 +24,7 @@ rule gradcam:
         json=f"{RESULTS}/gradcam/{{dataset}}/{{model}}/gradcam.json",
         figures=multiext(f"{RESULTS}/gradcam/{{dataset}}/{{model}}/gradcam", ".png", ".pdf"),
     params:
-        digest=lambda w: digest("gradcam", "normalization", "seeds"),
+        digest=lambda w: digest(*GRADCAM_KEYS),
     log:
         f"{RESULTS}/logs/gradcam/{{dataset}}/{{model}}.log",
     threads: 1
