@@ -127,10 +127,13 @@ def test_a_resume_checkpoint_of_other_inputs_is_not_used(tmp_path):
     assert epochs_run == [1, 2, 3]
 
 
-def test_flips_change_training_and_the_workers_do_not(tmp_path):
+def test_flips_change_training_and_worker_processes_do_not(tmp_path):
     plain = train_dense(make_params(tmp_path / "a", training={"hflip": False}), "tiny", "mesonet", 0)
     flipped = train_dense(make_params(tmp_path / "b", training={"hflip": True}), "tiny", "mesonet", 0)
+    workers = train_dense(make_params(tmp_path / "c", training={"hflip": True, "num_workers": 2}),
+                          "tiny", "mesonet", 0)
     assert plain["splits"] != flipped["splits"]
+    assert workers["splits"] == flipped["splits"]  # every draw is made in the main process
 
 
 def test_a_missing_face_store_is_an_input_error_naming_it(tmp_path):

@@ -137,9 +137,9 @@ def make_loader(dataset, batch_size: int, num_workers: int, seed: int, device: t
 
 
 def random_hflip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Flip each image of a batch left-right with probability 0.5, drawn from `generator`."""
-    flip = (torch.rand(len(images), generator=generator) < 0.5).to(images.device).view(-1, 1, 1, 1)
-    return torch.where(flip, images.flip(-1), images)
+    """Flip each image of a batch left-right with probability 0.5 drawn from `generator` (in place)."""
+    chosen = (torch.rand(len(images), generator=generator) < 0.5).nonzero().squeeze(1).to(images.device)
+    return images.index_copy_(0, chosen, images.index_select(0, chosen).flip(-1))
 
 
 # ----------------------------------------------------------------------------------------- the loop
