@@ -67,7 +67,7 @@ class RunIdentity:
 
 @dataclass
 class FaceSplits:
-    """The three splits of one face store as datasets (normalised, unflipped) and their groups."""
+    """The three splits of one face store as datasets (normalised, unflipped; groups in `.store.groups`)."""
 
     train: FaceDataset
     validation: FaceDataset
@@ -273,87 +273,119 @@ def params_record(params: dict, identity: RunIdentity, image_size: int) -> dict:
     return record
 
 
-def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: FaceSplits, out_dir: Path,
-              mask: Mask | None = None, dense_checkpoints: DenseCheckpoints | None = None,
-              on_epoch_end: Callable[[int], None] | None = None) -> dict:
-    """Train `model` (already holding its start weights) under `mask`; write final.pt, history.csv,
-    metrics.json into `out_dir` and return the metrics.
+class _Fit:
+    """One training run's state: model, optimiser, mask keeper, loaders, progress and best weights."""
 
-    Resumes from `out_dir/resume.pt` when it was left by an interrupted run of the same inputs.
-    `on_epoch_end(epoch)` is called after each epoch's resume checkpoint is written.
-    """
-    training = params["training"]
-    device = choose_device(params["device"])
-    out_dir = Path(out_dir)
-    names = prunable_parameter_names(model, params["pruning"]["prune_output_layer"])
-    mask = mask if mask is not None else full_mask(model, names)
-    record = params_record(params, identity, splits.image_size)
-    key = _fingerprint(identity, record, model, mask)
+    def __init__(self, params, identity: RunIdentity, model: nn.Module, splits: FaceSplits, out_dir: Path,
+                 mask: Mask | None, dense_checkpoints: DenseCheckpoints | None):
+        self.params, self.identity, self.splits = params, identity, splits
+        self.training = params["training"]
+        self.device = choose_device(params["device"])
+        self.out_dir = Path(out_dir)
+        names = prunable_parameter_names(model, params["pruning"]["prune_output_layer"])
+        self.mask = mask if mask is not None else full_mask(model, names)
+        self.record = params_record(params, identity, splits.image_size)
+        self.key = _fingerprint(identity, self.record, model, self.mask)
+        self.checkpoints = dense_checkpoints
+        self.model = model.to(self.device)
+        self.keeper = MaskKeeper(self.model, self.mask)
+        self.keeper.zero_weights()
+        self.optimizer = make_optimizer(self.model, self.training)
+        self.progress, self.best_state = Progress(), None
+        self.sampler = EpochShuffle(len(splits.train), identity.seed)
+        bs, workers = self.training["batch_size"], self.training["num_workers"]
+        self.train_loader = make_loader(splits.train, bs, workers, identity.seed, self.device, self.sampler)
+        self.val_loader = make_loader(splits.validation, bs, workers, identity.seed, self.device)
+        self.label = "/".join([identity.dataset, identity.model, identity.method]
+                              + ([f"L{identity.level}"] if identity.level else []))
 
-    log.info("%s: training on %s", out_dir, device)
-    model.to(device)
-    keeper = MaskKeeper(model, mask)
-    keeper.zero_weights()
-    optimizer = make_optimizer(model, training)
-    resume_path = out_dir / RESUME
-    resumed = _load_resume(resume_path, key, model, optimizer)
-    progress, best_state = resumed if resumed else (Progress(), None)
-    if dense_checkpoints is not None and resumed is None:
-        save_tensors(dense_checkpoints.init, cpu_state(model))
-        if dense_checkpoints.rewind_step == 0:
-            save_tensors(dense_checkpoints.rewind, cpu_state(model))
+    @property
+    def resume_path(self) -> Path:
+        return self.out_dir / RESUME
 
-    sampler = EpochShuffle(len(splits.train), identity.seed)
-    bs, workers = training["batch_size"], training["num_workers"]
-    train_loader = make_loader(splits.train, bs, workers, identity.seed, device, sampler)
-    val_loader = make_loader(splits.validation, bs, workers, identity.seed, device)
+    def start(self) -> None:
+        """Resume from resume.pt if it is this run's; otherwise save θ0 (and θk when k is 0)."""
+        log.info("%s: training on %s", self.out_dir, self.device)
+        resumed = _load_resume(self.resume_path, self.key, self.model, self.optimizer)
+        if resumed:
+            self.progress, self.best_state = resumed
+        elif self.checkpoints is not None:
+            save_tensors(self.checkpoints.init, cpu_state(self.model))
+            if self.checkpoints.rewind_step == 0:
+                save_tensors(self.checkpoints.rewind, cpu_state(self.model))
 
-    def on_step():
-        progress.steps += 1
-        if dense_checkpoints is not None and progress.steps == dense_checkpoints.rewind_step:
-            save_tensors(dense_checkpoints.rewind, cpu_state(model))
+    def should_continue(self) -> bool:
+        return (self.progress.epoch < self.training["max_epochs"]
+                and self.progress.bad_epochs < self.training["patience"])
 
-    label = f"{identity.dataset}/{identity.model}/{identity.method}" + (f"/L{identity.level}" if identity.level else "")
-    while progress.epoch < training["max_epochs"] and progress.bad_epochs < training["patience"]:
-        epoch = progress.epoch + 1
-        sampler.set_epoch(epoch)
-        torch.manual_seed(derive_seed(identity.seed, epoch, _TORCH))  # dropout
-        flips = torch.Generator().manual_seed(derive_seed(identity.seed, epoch, _FLIPS)) if training["hflip"] else None
+    def _on_step(self) -> None:
+        self.progress.steps += 1
+        if self.checkpoints is not None and self.progress.steps == self.checkpoints.rewind_step:
+            save_tensors(self.checkpoints.rewind, cpu_state(self.model))
+
+    def run_epoch(self) -> None:
+        """Train one epoch (its randomness drawn from (seed, epoch)), validate, select, checkpoint."""
+        epoch, seed = self.progress.epoch + 1, self.identity.seed
+        self.sampler.set_epoch(epoch)
+        torch.manual_seed(derive_seed(seed, epoch, _TORCH))  # dropout
+        flips = torch.Generator().manual_seed(derive_seed(seed, epoch, _FLIPS)) if self.training["hflip"] else None
         train_loss, train_acc = train_epoch(
-            model, train_loader, optimizer, device, keeper, flips, on_step,
-            desc=f"{label} epoch {epoch}/{training['max_epochs']}",
+            self.model, self.train_loader, self.optimizer, self.device, self.keeper, flips, self._on_step,
+            desc=f"{self.label} epoch {epoch}/{self.training['max_epochs']}",
         )
-        val = evaluate(model, val_loader, device)
-        progress.history.append({
+        val = evaluate(self.model, self.val_loader, self.device)
+        self.progress.history.append({
             "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
             "validation_loss": val["loss"], "validation_accuracy": val["accuracy"], "validation_auc": val["auc"],
         })
-        progress.epoch = epoch
-        if best_state is None or (val["loss"] is not None and val["loss"] < progress.best_loss):
-            best_loss = val["loss"] if val["loss"] is not None else math.inf
-            progress.best_epoch, progress.best_loss, progress.bad_epochs = epoch, best_loss, 0
-            best_state = cpu_state(model)
-        else:
-            progress.bad_epochs += 1
+        self.progress.epoch = epoch
+        self._select(epoch, val["loss"])
         log.info("%s epoch %d: train loss %.4f acc %.3f, validation loss %s acc %.3f",
-                 label, epoch, train_loss, train_acc, val["loss"], val["accuracy"])
-        _save_resume(resume_path, key, model, optimizer, progress, best_state)
+                 self.label, epoch, train_loss, train_acc, val["loss"], val["accuracy"])
+        _save_resume(self.resume_path, self.key, self.model, self.optimizer, self.progress, self.best_state)
+
+    def _select(self, epoch: int, val_loss: float | None) -> None:
+        """Keep this epoch's weights if its validation loss is the lowest yet; else count patience."""
+        loss = val_loss if val_loss is not None else math.inf  # a diverged (NaN) loss never wins
+        if self.best_state is None or loss < self.progress.best_loss:
+            self.progress.best_epoch, self.progress.best_loss, self.progress.bad_epochs = epoch, loss, 0
+            self.best_state = cpu_state(self.model)
+        else:
+            self.progress.bad_epochs += 1
+
+    def finish(self) -> dict:
+        """Load the selected weights, test once, write final.pt, history.csv, metrics.json; drop resume.pt."""
+        if self.checkpoints is not None and self.progress.steps < self.checkpoints.rewind_step:
+            log.warning("training ran %d steps, fewer than training.rewind_iteration %d: "
+                        "rewind.pt holds the last weights", self.progress.steps, self.checkpoints.rewind_step)
+            save_tensors(self.checkpoints.rewind, cpu_state(self.model))
+        self.model.load_state_dict(self.best_state)
+        metrics = _final_metrics(self.params, self.identity, self.model, self.mask, self.splits, self.device,
+                                 self.progress, self.record)
+        save_tensors(self.out_dir / "final.pt", self.best_state)
+        with atomic_path(self.out_dir / "history.csv") as tmp:
+            pd.DataFrame(self.progress.history).to_csv(tmp, index=False)
+        write_json(self.out_dir / "metrics.json", metrics)
+        self.resume_path.unlink(missing_ok=True)
+        return metrics
+
+
+def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: FaceSplits, out_dir: Path,
+              mask: Mask | None = None, dense_checkpoints: DenseCheckpoints | None = None,
+              on_epoch_end: Callable[[int], None] | None = None) -> dict:
+    """Train `model` (already holding its start weights) under `mask` (None: dense); write final.pt,
+    history.csv and metrics.json into `out_dir` and return the metrics.
+
+    Resumes from `out_dir/resume.pt` when an interrupted run of the same inputs left it.
+    `on_epoch_end(epoch)` is called after each epoch's resume checkpoint is written.
+    """
+    fit = _Fit(params, identity, model, splits, out_dir, mask, dense_checkpoints)
+    fit.start()
+    while fit.should_continue():
+        fit.run_epoch()
         if on_epoch_end is not None:
-            on_epoch_end(epoch)
-
-    if dense_checkpoints is not None and progress.steps < dense_checkpoints.rewind_step:
-        log.warning("training ran %d steps, fewer than training.rewind_iteration %d: rewind.pt holds the last weights",
-                    progress.steps, dense_checkpoints.rewind_step)
-        save_tensors(dense_checkpoints.rewind, cpu_state(model))
-
-    model.load_state_dict(best_state)
-    metrics = _final_metrics(params, identity, model, mask, splits, device, progress, record)
-    save_tensors(out_dir / "final.pt", best_state)
-    with atomic_path(out_dir / "history.csv") as tmp:
-        pd.DataFrame(progress.history).to_csv(tmp, index=False)
-    write_json(out_dir / "metrics.json", metrics)
-    resume_path.unlink(missing_ok=True)
-    return metrics
+            on_epoch_end(fit.progress.epoch)
+    return fit.finish()
 
 
 def _final_metrics(params, identity, model, mask, splits, device, progress, record) -> dict:
