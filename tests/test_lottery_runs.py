@@ -14,7 +14,7 @@ from deepfake_lth.io import load_tensors, read_json
 from deepfake_lth.lottery.runner import make_ticket, run_level
 from deepfake_lth.models.registry import prunable_parameter_names
 from deepfake_lth.train import new_model, train_dense
-from test_train_support import make_params, one_thread  # noqa: F401 (autouse)
+from test_train_support import make_params, one_thread, single_thread  # noqa: F401 (autouse)
 
 MODEL, SEED, SIZE = "mesonet", 0, 32
 LEVELS = (1, 2, 3)
@@ -23,12 +23,12 @@ LEVELS = (1, 2, 3)
 @pytest.fixture(scope="module")
 def params(tmp_path_factory):
     """A dense run (θk after 2 steps, so θ0, θk and the trained weights all differ) and IMP levels 1-3."""
-    torch.set_num_threads(1)
     params = make_params(tmp_path_factory.mktemp("lottery"), training={"max_epochs": 1, "rewind_iteration": 2})
-    train_dense(params, "tiny", MODEL, SEED)
-    for method in ("imp_global", "imp_local"):
-        for level in LEVELS:
-            run_level(params, "tiny", MODEL, SEED, method, level)
+    with single_thread():
+        train_dense(params, "tiny", MODEL, SEED)
+        for method in ("imp_global", "imp_local"):
+            for level in LEVELS:
+                run_level(params, "tiny", MODEL, SEED, method, level)
     return params
 
 

@@ -5,6 +5,7 @@ Imported by test_train*.py, test_lottery*.py and test_transfer.py; it holds no t
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,22 @@ from deepfake_lth.data.face_store import FaceStoreWriter
 IMAGES_PER_SPLIT = 40
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
+@contextlib.contextmanager
+def single_thread():
     """Tiny models train several times faster on one thread than on two busy cores; restored after."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Each test of a module that imports this fixture runs on one torch thread."""
+    with single_thread():
+        yield
 
 
 FRAMES_PER_GROUP = 2

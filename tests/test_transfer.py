@@ -11,19 +11,19 @@ from deepfake_lth.io import load_tensors, read_json
 from deepfake_lth.lottery.runner import run_level
 from deepfake_lth.train import new_model, train_dense
 from deepfake_lth.transfer import run_transfer, source_ticket
-from test_train_support import make_params, one_thread  # noqa: F401 (autouse)
+from test_train_support import make_params, one_thread, single_thread  # noqa: F401 (autouse)
 
 MODEL, SEED = "cnn5", 0
 
 
 @pytest.fixture(scope="module")
 def params(tmp_path_factory):
-    torch.set_num_threads(1)
     params = make_params(tmp_path_factory.mktemp("transfer"), datasets=("src", "dst"), models=(MODEL,),
                          training={"max_epochs": 1})
-    train_dense(params, "src", MODEL, SEED)
-    run_level(params, "src", MODEL, SEED, "imp_global", 1)
-    run_level(params, "src", MODEL, SEED, "imp_global", 2)
+    with single_thread():
+        train_dense(params, "src", MODEL, SEED)
+        run_level(params, "src", MODEL, SEED, "imp_global", 1)
+        run_level(params, "src", MODEL, SEED, "imp_global", 2)
     return params
 
 
