@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -67,6 +68,7 @@ def test_one_point_plans_exactly_one_job(study, folder, rule):
 
 
 def test_unrelated_param_change_reruns_only_dependent_jobs(study):
+    snakemake(study, "results/figures")  # bring up to date after the regenerations above
     params = yaml.safe_load((study / "params.yaml").read_text())
     params["gradcam"]["images_per_class"] = 1
     (study / "params.yaml").write_text(yaml.safe_dump(params))
@@ -74,3 +76,28 @@ def test_unrelated_param_change_reruns_only_dependent_jobs(study):
         assert planned_jobs(study, "results/figures") == {"gradcam": 2, "report": 1}
     finally:
         shutil.copy(TINY_PARAMS, study / "params.yaml")
+
+
+def _metrics(study, pattern):
+    return [json.loads(p.read_text()) for p in sorted(study.glob(pattern))]
+
+
+def test_accuracy_table_equals_the_metrics_files(study):
+    table = pd.read_csv(study / "results/tables/table1_accuracy_vs_sparsity.csv")
+    assert len(table) > 0
+    for row in table.itertuples():
+        level = "dense" if row.method == "dense" else f"{row.method}/level_{row.level:02d}"
+        runs = _metrics(study, f"results/runs/{row.dataset}/{row.model}/seed_*/{level}/metrics.json")
+        assert runs, row
+        expected = 100 * sum(r["splits"]["test"]["accuracy"] for r in runs) / len(runs)
+        assert row.test_accuracy_pct_mean == pytest.approx(expected, abs=1e-9)
+        expected_sparsity = 100 * sum(r["sparsity"] for r in runs) / len(runs)
+        assert row.sparsity_pct_mean == pytest.approx(expected_sparsity, abs=1e-9)
+
+
+def test_every_metrics_file_is_in_the_accuracy_table(study, params):
+    table = pd.read_csv(study / "results/tables/table1_accuracy_vs_sparsity.csv")
+    rows = {(r.dataset, r.model, r.method, int(r.level)) for r in table.itertuples()}
+    for path in targets.dense_metrics(params) + targets.level_metrics(params) + targets.control_metrics(params):
+        m = json.loads((study / path).read_text())
+        assert (m["dataset"], m["model"], m["method"], m["level"]) in rows, path
