@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from deepfake_lth.metrics import (
@@ -74,3 +75,14 @@ def test_undefined_metrics_are_written_as_null():
     result = split_metrics([1, 1], [0.6, 0.7], None, loss=float("nan"))
     assert result["auc"] is None and result["eer"] is None and result["ap"] is None
     assert result["loss"] is None and result["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_curves_agree_with_scikit_learn(seed):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 200)
+    probs = np.round(rng.random(200), 1)  # many ties
+    assert roc_auc(labels, probs) == pytest.approx(roc_auc_score(labels, probs), abs=1e-12)
+    assert average_precision(labels, probs) == pytest.approx(average_precision_score(labels, probs), abs=1e-12)

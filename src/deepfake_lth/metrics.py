@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +26,39 @@ def _both_classes(labels) -> bool:
     return len(np.unique(labels)) == 2
 
 
+def roc_curve(labels, probs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False and true positive rates and precision at every distinct threshold, highest first.
+
+    The same points as scikit-learn's curves (which a test checks), in NumPy: every training job
+    evaluates, and importing scikit-learn would cost each job about a second.
+    """
+    labels, probs = np.asarray(labels), np.asarray(probs, dtype=np.float64)
+    order = np.argsort(-probs, kind="mergesort")
+    labels, probs = labels[order], probs[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(probs)), len(probs) - 1]
+    tp = np.cumsum(labels == 1)[last_of_tie]
+    fp = (last_of_tie + 1) - tp
+    fpr = np.r_[0.0, fp / fp[-1]]
+    tpr = np.r_[0.0, tp / tp[-1]]
+    precision = tp / (tp + fp)
+    return fpr, tpr, precision
+
+
 def roc_auc(labels, probs) -> float:
     """Area under the ROC curve; NaN when only one class is present."""
-    return float(roc_auc_score(labels, probs)) if _both_classes(labels) else math.nan
+    if not _both_classes(labels):
+        return math.nan
+    fpr, tpr, _ = roc_curve(labels, probs)
+    return float(np.trapezoid(tpr, fpr))
 
 
 def average_precision(labels, probs) -> float:
-    """Average precision with fake as the positive class; NaN when only one class is present."""
-    return float(average_precision_score(labels, probs)) if _both_classes(labels) else math.nan
+    """Average precision with fake as the positive class (sum of precision x recall step); NaN when only
+    one class is present."""
+    if not _both_classes(labels):
+        return math.nan
+    _, recall, precision = roc_curve(labels, probs)
+    return float(np.sum(np.diff(recall) * precision))
 
 
 def equal_error_rate(labels, probs) -> float:
@@ -45,7 +69,7 @@ def equal_error_rate(labels, probs) -> float:
     """
     if not _both_classes(labels):
         return math.nan
-    fpr, tpr, _ = roc_curve(labels, probs, drop_intermediate=False)
+    fpr, tpr, _ = roc_curve(labels, probs)
     gap = fpr - (1.0 - tpr)  # rises from -1 to 1 as the threshold falls
     i = int(np.argmax(gap >= 0))
     if i == 0 or gap[i] == 0:

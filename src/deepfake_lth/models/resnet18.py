@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from torch import nn
-from torchvision.models import resnet18 as torchvision_resnet18
 
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import load_tensors
@@ -22,6 +21,8 @@ def build_resnet18(image_size: int = 128, weights: str | Path | None = None) -> 
     `image_size` is accepted for the registry's uniform signature: adaptive pooling makes the
     network size-independent (it runs from 32 px upwards).
     """
+    from torchvision.models import resnet18 as torchvision_resnet18  # imported here: torchvision costs a second
+
     model = torchvision_resnet18(weights=None, num_classes=1)
     if weights is not None:
         load_backbone(model, Path(weights))
