@@ -74,3 +74,23 @@ def test_missing_or_inconsistent_store_is_reported(tmp_path):
     (tmp_path / "train" / "index.csv").write_text("label,group,source\n0,a,b\n")
     with pytest.raises(InputError, match="6 images but 1 index rows"):
         FaceStore(tmp_path / "train")
+
+
+def test_batched_reads_equal_single_reads(tmp_path):
+    write_store(tmp_path / "train")
+    dataset = FaceDataset(FaceStore(tmp_path / "train"), [0.5, 0.4, 0.3], [0.2, 0.25, 0.5])
+    batch = dataset.__getitems__([4, 1, 1, 5])
+    for (x, y), i in zip(batch, [4, 1, 1, 5]):
+        single_x, single_y = dataset[i]
+        assert torch.equal(x, single_x) and torch.equal(y, single_y) and x.is_contiguous()
+
+
+def test_uint8_items_normalised_later_equal_normalised_items(tmp_path):
+    write_store(tmp_path / "train")
+    store = FaceStore(tmp_path / "train")
+    normalised = FaceDataset(store, [0.5, 0.4, 0.3], [0.2, 0.25, 0.5])
+    raw = FaceDataset(store, [0.5, 0.4, 0.3], [0.2, 0.25, 0.5], normalise=False)
+    images, labels = next(iter(DataLoader(raw, batch_size=6, num_workers=0)))
+    expected, expected_labels = next(iter(DataLoader(normalised, batch_size=6, num_workers=0)))
+    assert images.dtype == torch.uint8 and raw[2][0].dtype == torch.uint8
+    assert torch.equal(raw.normalise_batch(images), expected) and torch.equal(labels, expected_labels)

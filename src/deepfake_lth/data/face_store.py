@@ -104,12 +104,15 @@ class FaceDataset(Dataset):
     """A torch Dataset over a face store split: (normalised float CHW tensor, float label).
 
     Reads each face through the memory map. `hflip` flips with probability 0.5 using torch's RNG,
-    so a seeded DataLoader generator fixes the augmentation.
+    so a seeded DataLoader generator fixes the augmentation. With `normalise=False` the faces stay
+    uint8 CHW and `normalise_batch` applies the same normalisation later (on the device, after the
+    transfer): DataLoader workers then ship a quarter of the bytes, which is most of their cost.
     """
 
-    def __init__(self, store: FaceStore, mean, std, hflip: bool = False):
+    def __init__(self, store: FaceStore, mean, std, hflip: bool = False, normalise: bool = True):
         self.store = store
         self.hflip = hflip
+        self.normalise = normalise
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1) * 255.0
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1) * 255.0
 
@@ -120,5 +123,29 @@ class FaceDataset(Dataset):
         image = torch.from_numpy(np.array(self.store.images[i])).permute(2, 0, 1)  # a copy: maps are read-only
         if self.hflip and torch.rand(()) < 0.5:
             image = image.flip(-1)
-        x = (image.float() - self.mean) / self.std
-        return x, torch.tensor(float(self.store.labels[i]))
+        return self._normalise(image), torch.tensor(float(self.store.labels[i]))
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The samples of a whole batch, as __getitem__ gives them, from one read of the map.
+
+        DataLoader calls this instead of __getitem__ per index: one fancy-indexed read and one
+        vectorised normalisation per batch instead of per image (several times faster).
+        """
+        index = np.asarray(indices, dtype=np.int64)
+        images = torch.from_numpy(self.store.images[index]).permute(0, 3, 1, 2)
+        if self.hflip:
+            flip = torch.rand(len(index)) < 0.5
+            images[flip] = images[flip].flip(-1)
+        x = self._normalise(images)
+        labels = torch.from_numpy(self.store.labels[index].astype(np.float32))
+        return list(zip(x.unbind(0), labels.unbind(0)))
+
+    def normalise_batch(self, images: torch.Tensor) -> torch.Tensor:
+        """(uint8 - mean) / std as float32, on the images' device: what normalise=True applies per item."""
+        device = images.device
+        return images.float().sub_(self.mean.to(device)).div_(self.std.to(device))
+
+    def _normalise(self, images: torch.Tensor) -> torch.Tensor:
+        # the uint8 is laid out CHW first (a quarter of the bytes of the floats), then normalised in place
+        images = images.contiguous()
+        return images.float().sub_(self.mean).div_(self.std) if self.normalise else images
