@@ -5,17 +5,18 @@
 (adapter, face store, training) as the paper's data. The two domains differ the way the paper's
 datasets do:
 
-- `gan` (stands in for OpenForensic): each image is its own "video". Real faces go through a camera
-  (slight optical blur, sensor noise); fakes through a generator: rendered at half resolution and
-  upsampled by a transposed-convolution-like step whose 2x2 gain pattern leaves a checkerboard (a
-  spectral peak at the Nyquist frequency), with over-saturated colours over the whole image.
+- `gan` (stands in for OpenForensic): each image is its own "video" of one frame. Real faces go
+  through a camera (slight optical blur, sensor noise); fakes through a generator: rendered at half
+  resolution and upsampled by a transposed-convolution-like step whose 2x2 gain pattern leaves a
+  checkerboard (a spectral peak at the Nyquist frequency), with over-saturated colours and a colour
+  cast over the whole image.
 - `swap` (stands in for FF++): videos of several frames of one person. In a fake video the inner face
   (brows, eyes, nose, mouth) comes from another identity, slightly blurred, only partly colour-matched
   and blended with a feathered seam. Real and fake videos alike are then rescaled and JPEG-compressed
   at a per-video quality, like the c23/c40 FF++ videos.
 
-The artefacts' strengths are drawn per image or video with overlapping ranges, so the task is
-learnable but not trivial. Same parameters, same bytes: all randomness comes from seeded generators.
+The artefacts' strengths are drawn per image or video with overlapping ranges, and a share of the
+fakes carries no artefact at all, so the task is learnable but not trivial. Same parameters, same bytes: all randomness comes from seeded generators.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import numpy as np
 
 from deepfake_lth import __version__
 from deepfake_lth.config import dataset_params
-from deepfake_lth.data.imagefolder import ImageFolderAdapter
 from deepfake_lth.data.render import render_background, render_face, sample_identity, sample_pose, sample_scene
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, write_json
@@ -42,8 +42,11 @@ CLASSES = ("real", "fake")
 FRAMES_PER_VIDEO = {"gan": 1, "swap": 4}
 # The direction in RGB in which the generator shifts colours (a warm, green-leaning cast).
 GAN_COLOUR_CAST = np.array([0.6, 0.2, -0.77], dtype=np.float32)
+# Share of fakes made without any learnable artefact, as the best fakes of real datasets: accuracy
+# cannot exceed about 1 - FLAWLESS_SHARE / 2, however long a model trains.
+FLAWLESS_SHARE = 0.15
 DEFAULT_IMAGES_PER_CLASS = {"train": 160, "validation": 48, "test": 64}
-# How the generated root reads as an imagefolder dataset.
+# How the generated root reads as an imagefolder dataset (see synthetic.SyntheticAdapter).
 IMAGEFOLDER_LAYOUT = {
     "splits": {split: split for split in SPLITS},
     "classes": {name: name for name in CLASSES},
@@ -91,7 +94,9 @@ def gan_video(rng: np.random.Generator, size: int, n_frames: int, fake: bool) ->
     for _ in range(n_frames):
         background = render_background(sample_scene(rng), size)
         image, _ = render_face(sample_identity(rng), sample_pose(rng), background, rng, size)
-        images.append(_generator(image, rng) if fake else _camera(image, rng))
+        # the generator's best samples pass for camera images: no trace to learn
+        flawless = fake and rng.random() < FLAWLESS_SHARE
+        images.append(_generator(image, rng) if fake and not flawless else _camera(image, rng))
     return images
 
 
@@ -118,7 +123,10 @@ def swap_video(rng: np.random.Generator, size: int, n_frames: int, fake: bool) -
     """Frames of one person; in a fake video the inner face is swapped in. Then video compression."""
     target = sample_identity(rng)
     background = render_background(sample_scene(rng), size)
-    if fake:  # the source's features, placed on the target's face geometry
+    if fake and rng.random() < FLAWLESS_SHARE:  # a look-alike, seamlessly blended: no trace to learn
+        source = dataclasses.replace(sample_identity(rng, target.tone), face_a=target.face_a, face_b=target.face_b)
+        colour_match, blur, feather = 1.0, 0.0, rng.uniform(1.5, 2.5)
+    elif fake:  # the source's features, placed on the target's face geometry
         source = dataclasses.replace(sample_identity(rng, _other_tone(target.tone, rng)),
                                      face_a=target.face_a, face_b=target.face_b)
         colour_match, blur, feather = rng.uniform(0.0, 0.3), rng.uniform(0.6, 1.6), rng.uniform(0.3, 0.8)
@@ -129,7 +137,7 @@ def swap_video(rng: np.random.Generator, size: int, n_frames: int, fake: bool) -
         image, inner = render_face(target, pose, background, rng, size)
         if fake:
             swapped, _ = render_face(source, pose, background, rng, size)
-            image = _blend(image, swapped, inner, rng, colour_match, blur, feather)
+            image = _blend(image, swapped, inner, colour_match, blur, feather)
         frames.append(_compress(_to_uint8(image), quality, rescale))
     return frames
 
@@ -140,11 +148,15 @@ def _other_tone(tone: float, rng: np.random.Generator) -> float:
     return tone + step if tone + step <= 1.0 and (tone - step < 0.0 or rng.random() < 0.5) else tone - step
 
 
-def _blend(target: np.ndarray, source: np.ndarray, inner: np.ndarray, rng, colour_match: float,
+def _blend(target: np.ndarray, source: np.ndarray, inner: np.ndarray, colour_match: float,
            blur: float, feather: float) -> np.ndarray:
+    """The source's inner face on the target: shifted `colour_match` of the way to the target's
+    colour, blurred (a generator's lower resolution), pasted through a mask feathered by `feather` px."""
     weights = inner[..., None]
     shift = ((target - source) * weights).sum((0, 1)) / max(float(weights.sum()), 1e-6)
-    source = cv2.GaussianBlur(source + colour_match * shift, (0, 0), blur)
+    source = source + colour_match * shift
+    if blur > 0:
+        source = cv2.GaussianBlur(source, (0, 0), blur)
     mask = cv2.GaussianBlur(inner, (0, 0), feather)[..., None]
     return mask * source + (1 - mask) * target
 
@@ -154,7 +166,7 @@ def _compress(image: np.ndarray, quality: int, rescale: float) -> np.ndarray:
     small = max(8, int(round(size * rescale)))
     image = cv2.resize(cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA), (size, size),
                        interpolation=cv2.INTER_LINEAR)
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    _, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
@@ -168,16 +180,3 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 VIDEO_MAKERS = {"gan": gan_video, "swap": swap_video}
-
-
-class SyntheticAdapter(ImageFolderAdapter):
-    """Reads a generated demo root as an imagefolder dataset (video id = group)."""
-
-    def __init__(self, dataset: dict, faces: dict):
-        super().__init__({**dataset, **IMAGEFOLDER_LAYOUT}, faces)
-
-    def plan(self, split):
-        if not self.root.is_dir():
-            raise InputError(f"{self.root}: synthetic demo data not found (generate it first: "
-                             f"deepfake-lth demo --dataset <name>, or the Snakemake rule demo)")
-        return super().plan(split)

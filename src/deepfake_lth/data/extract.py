@@ -16,12 +16,12 @@ from tqdm import tqdm
 
 from deepfake_lth import __version__
 from deepfake_lth.config import dataset_params
-from deepfake_lth.data.demo import SyntheticAdapter
 from deepfake_lth.data.face_store import FaceStoreWriter
 from deepfake_lth.data.faceforensics import FaceForensicsAdapter
 from deepfake_lth.data.imagefolder import ImageFolderAdapter
 from deepfake_lth.data.openforensics import OpenForensicsAdapter
 from deepfake_lth.data.sources import Adapter, Face, SplitPlan
+from deepfake_lth.data.synthetic import SyntheticAdapter
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, write_json
 from deepfake_lth.paths import SPLITS, face_store_dir
