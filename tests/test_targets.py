@@ -45,7 +45,16 @@ def test_disabled_datasets_have_no_targets():
 def test_committed_dvc_yaml_is_current():
     """dvc.yaml is rendered from params.yaml; regenerate with `deepfake-lth dvc-yaml`."""
     committed = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    assert committed == render_dvc_yaml(load_params(REPO / "params.yaml"))
+    written = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert committed == render_dvc_yaml(load_params(REPO / "params.yaml"), "params.yaml", written)
+
+
+def test_dvc_stages_list_only_params_keys_the_file_has():
+    """DVC refuses a stage whose params key is missing from params.yaml (a schema default)."""
+    written = yaml.safe_load(TINY_PARAMS.read_text())
+    document = render_dvc_yaml(load_params(TINY_PARAMS), "params.yaml", written)
+    keys = {key for stage in document["stages"].values() for key in stage.get("params", [])}
+    assert "training" in keys and "normalization" not in keys and "resnet18_weights" not in keys
 
 
 def test_dvc_stages_cover_the_same_targets_as_snakemake():

@@ -70,7 +70,9 @@ def _cmd_dvc_yaml(params, args):
     from deepfake_lth.dvc_stages import render_dvc_yaml
     from deepfake_lth.io import atomic_path
 
-    document = render_dvc_yaml(params, args.params)
+    with open(args.params) as f:
+        written = yaml.safe_load(f)
+    document = render_dvc_yaml(params, args.params, written)
     with atomic_path(args.output) as tmp:
         tmp.write_text(DVC_HEADER + yaml.safe_dump(document, sort_keys=False, width=120))
     print(f"wrote {args.output}: {len(document['stages'])} stages")

@@ -48,8 +48,13 @@ def _rewind_dep(params, dataset, model, seed):
     return [dense_dir(params, dataset, model, seed) / ("init.pt" if rewind == "init" else "rewind.pt")]
 
 
-def render_dvc_yaml(params: dict, params_file: str = "params.yaml") -> dict:
-    """The dvc.yaml document (stages, metrics, plots) for these params."""
+def render_dvc_yaml(params: dict, params_file: str = "params.yaml", written: dict | None = None) -> dict:
+    """The dvc.yaml document (stages, metrics, plots) for these params.
+
+    `written` is the params file as written (before defaults are filled in): DVC refuses a stage
+    whose params key is absent from the file, so keys left to their schema default are not listed
+    (they cannot change without an edit that adds them, after which dvc.yaml is rendered again).
+    """
     cli = f"deepfake-lth --params {params_file}"
     stages = {}
     synthetic = set(targets.synthetic_datasets(params))
@@ -97,6 +102,11 @@ def render_dvc_yaml(params: dict, params_file: str = "params.yaml") -> dict:
          f"{params['paths']['results']}/report.md"],
         code=CODE["report"],
     )
+    if written is not None:
+        for stage in stages.values():
+            stage["params"] = [key for key in stage.get("params", []) if _has_key(written, key)]
+            if not stage["params"]:
+                del stage["params"]
     tables = f"{params['paths']['results']}/tables"
     return {
         "stages": stages,
@@ -104,6 +114,14 @@ def render_dvc_yaml(params: dict, params_file: str = "params.yaml") -> dict:
             {f"{tables}/accuracy_vs_sparsity.csv": {"x": "sparsity", "y": "test_accuracy", "template": "linear"}}
         ],
     }
+
+
+def _has_key(document: dict, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if not isinstance(document, dict) or part not in document:
+            return False
+        document = document[part]
+    return True
 
 
 def _level_stage_name(d, m, s, method, level):
