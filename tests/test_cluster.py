@@ -189,10 +189,10 @@ def test_one_imp_level_regenerated_on_slurm_equals_the_local_run(cluster, tmp_pa
 
     # The test node has 2 CPUs and no GPU: shrink the profile's GPU-node request for this one rule.
     result, job_ids = run_snakemake(
-        cluster, tmp_path, "--profile", str(PROFILE), "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(tmp_path), *FAST_POLLING,
+        cluster, tmp_path, target, "--profile", str(PROFILE), "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(tmp_path), *FAST_POLLING,  # the target first: --set-resources takes all that follows
         "--set-resources", "prune_imp:gpu=0", "prune_imp:cpus_per_task=1", "prune_imp:mem_mb=2000",
-        "prune_imp:runtime=30", target, extra_env=_account_env(cluster))
+        "prune_imp:runtime=30", extra_env=_account_env(cluster))
     assert result.returncode == 0, _failure(result, cluster, tmp_path)
     assert len(job_ids) == 1, result.stdout
     assert cluster.sacct_state(job_ids[0]) == "COMPLETED"

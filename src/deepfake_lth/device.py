@@ -32,15 +32,14 @@ def derive_seed(*parts: int) -> int:
 def seed_everything(seed: int) -> None:
     """Seed torch (CPU and CUDA), numpy and random, and ask torch for deterministic kernels.
 
-    CPU kernels are deterministic already, and switching the flag on imports torch's compiler stack
-    (about 1.5 s, paid by every job), so it is set only where CUDA is present. On CUDA it needs a fixed
-    cuBLAS workspace (set here unless the user chose one); we only warn where an op has no
-    deterministic kernel.
+    On CUDA deterministic kernels need a fixed cuBLAS workspace (set here unless the user chose
+    one); we only warn where an op has no deterministic kernel. The flag matters on the CPU too (a
+    re-run level must write the same bytes), though setting it imports torch's compiler stack
+    (about 1.5 s per job).
     """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
