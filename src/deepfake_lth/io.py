@@ -71,8 +71,8 @@ def _jsonable(value):
 
 def save_tensors(path: str | Path, tensors: dict) -> None:
     """Save a dict of tensors (a state_dict, a mask) atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(tensors, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(tensors, f)  # a file object: given a path, torch names archive entries after it
 
 
 def load_tensors(path: str | Path) -> dict:
