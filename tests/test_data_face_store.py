@@ -1,4 +1,4 @@
-"""The face store and its torch Dataset: written by the extractor, read through the memory map."""
+"""The face store and its torch Dataset: written by the extractor, read by offset."""
 
 from __future__ import annotations
 
@@ -31,17 +31,36 @@ def test_writer_trims_to_the_faces_written_and_the_store_maps_them(tmp_path):
     assert list(store.labels) == [0, 1, 0, 1, 0, 1] and list(store.groups) == ["v0", "v0", "v1", "v1", "v2", "v2"]
 
 
-def test_dataset_reads_through_the_map_and_normalises(tmp_path):
+def test_read_returns_fresh_writable_copies_and_rejects_bad_indices(tmp_path):
+    faces = write_store(tmp_path / "train", n=6)
+    store = FaceStore(tmp_path / "train")
+    batch = store.read([5, 0, 5])
+    assert batch.flags.writeable and np.array_equal(batch, faces[[5, 0, 5]])
+    batch[:] = 0  # a copy: the store is unchanged
+    assert np.array_equal(store.read(5)[0], faces[5])
+    with pytest.raises(IndexError, match="face 6 of 6"):
+        store.read([1, 6])
+
+
+def test_read_names_the_file_when_the_array_is_truncated(tmp_path):
+    write_store(tmp_path / "train", n=6)
+    store = FaceStore(tmp_path / "train")
+    path = tmp_path / "train" / "images.npy"
+    with open(path, "r+b") as f:  # cut the file after the store was opened: the header still says 6
+        f.truncate(path.stat().st_size - 10)
+    with pytest.raises(InputError, match="images.npy: truncated at face 5"):
+        store.read([5])
+
+
+def test_dataset_reads_the_store_and_normalises(tmp_path):
     faces = write_store(tmp_path / "train")
     mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.5]
     dataset = FaceDataset(FaceStore(tmp_path / "train"), mean, std)
-    assert isinstance(dataset.store.images, np.memmap)
     x, y = dataset[3]
     expected = (faces[3].transpose(2, 0, 1) / 255.0 - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
     assert x.dtype == torch.float32 and x.shape == (3, 8, 8)
     assert np.allclose(x.numpy(), expected, atol=1e-5)
     assert y.item() == 1.0
-    assert isinstance(dataset.store.images, np.memmap)  # indexing did not load the array
 
 
 def test_flip_augmentation_follows_the_seeded_generator(tmp_path):

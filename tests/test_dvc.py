@@ -212,9 +212,6 @@ def test_experiment_sweep_reruns_only_gradcam_and_report(project):
         dvc(workdir, "checkout", "--force")
 
 
-@pytest.mark.skip(reason="open bug in io.save_tensors: torch.save given a path names the archive's records "
-                  "after the random temporary file name, so every save of the same tensors gives other bytes; "
-                  "fix: torch.save into an open file object. Remove this mark with that fix.")
 def test_rerun_level_writes_the_same_bytes_so_nothing_downstream_is_stale(project):
     """Checkpoints are byte-stable: forcing one level again leaves every dependant up to date.
     Last in the file: when it fails, the stale dependants it leaves cannot fail the other tests."""

@@ -3,11 +3,13 @@
 Layout of `data/faces/<dataset>/<split>/`:
   images.npy   uint8, N x H x W x 3, RGB
   index.csv    one row per image: label (0 real, 1 fake), group (source video or image), source (path)
-A few large files instead of one file per face: loading maps the array, so RAM stays flat whatever N is.
+A few large files instead of one file per face: faces are read by offset (pread), so RAM stays flat
+whatever N is.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +82,8 @@ def _truncate_npy(path: Path, n: int, item_shape: tuple) -> None:
 
 
 class FaceStore:
-    """Read one split of a face store; `images` is a read-only memory map."""
+    """Read one split of a face store: `read(indices)` for faces, `images` (a read-only memory map) for shape
+    and small inspections."""
 
     def __init__(self, split_dir: str | Path):
         self.split_dir = Path(split_dir)
@@ -95,6 +98,37 @@ class FaceStore:
             )
         self.labels = self.index["label"].to_numpy(dtype=np.int64)
         self.groups = self.index["group"].to_numpy()
+        self._data_offset = self.images.offset
+        self._face_bytes = int(np.prod(self.images.shape[1:]))
+        self._fd: int | None = None
+
+    def read(self, indices) -> np.ndarray:
+        """Faces `indices` as a new writable uint8 array (len x H x W x 3), read with pread.
+
+        The page cache serves repeated reads, but no page stays mapped into this process: reading
+        through the memory map instead would add every face ever read to the process's RSS (the
+        kernel's and a cluster's measure of a job's memory), ~7 GB for a pass over 140k faces.
+        """
+        if self._fd is None:  # opened lazily, so each DataLoader worker opens its own
+            self._fd = os.open(self.split_dir / IMAGES, os.O_RDONLY)
+        indices = np.atleast_1d(np.asarray(indices, dtype=np.int64))
+        out = np.empty((len(indices), *self.images.shape[1:]), dtype=np.uint8)
+        for row, i in enumerate(indices):
+            if not 0 <= i < len(self):
+                raise IndexError(f"{self.split_dir}: face {i} of {len(self)}")
+            got = os.preadv(self._fd, [out[row]], self._data_offset + int(i) * self._face_bytes)
+            if got != self._face_bytes:
+                raise InputError(f"{self.split_dir / IMAGES}: truncated at face {i}")
+        return out
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_fd"] = None  # a descriptor means nothing in another process (spawned DataLoader workers)
+        return state
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -103,7 +137,7 @@ class FaceStore:
 class FaceDataset(Dataset):
     """A torch Dataset over a face store split: (normalised float CHW tensor, float label).
 
-    Reads each face through the memory map. `hflip` flips with probability 0.5 using torch's RNG,
+    Reads faces with `FaceStore.read`. `hflip` flips with probability 0.5 using torch's RNG,
     so a seeded DataLoader generator fixes the augmentation. With `normalise=False` the faces stay
     uint8 CHW and `normalise_batch` applies the same normalisation later (on the device, after the
     transfer): DataLoader workers then ship a quarter of the bytes, which is most of their cost.
@@ -120,19 +154,19 @@ class FaceDataset(Dataset):
         return len(self.store)
 
     def __getitem__(self, i: int):
-        image = torch.from_numpy(np.array(self.store.images[i])).permute(2, 0, 1)  # a copy: maps are read-only
+        image = torch.from_numpy(self.store.read(i)[0]).permute(2, 0, 1)
         if self.hflip and torch.rand(()) < 0.5:
             image = image.flip(-1)
         return self._normalise(image), torch.tensor(float(self.store.labels[i]))
 
     def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The samples of a whole batch, as __getitem__ gives them, from one read of the map.
+        """The samples of a whole batch, as __getitem__ gives them, from one store read.
 
-        DataLoader calls this instead of __getitem__ per index: one fancy-indexed read and one
+        DataLoader calls this instead of __getitem__ per index: one batched read and one
         vectorised normalisation per batch instead of per image (several times faster).
         """
         index = np.asarray(indices, dtype=np.int64)
-        images = torch.from_numpy(self.store.images[index]).permute(0, 3, 1, 2)
+        images = torch.from_numpy(self.store.read(index)).permute(0, 3, 1, 2)
         if self.hflip:
             flip = torch.rand(len(index)) < 0.5
             images[flip] = images[flip].flip(-1)

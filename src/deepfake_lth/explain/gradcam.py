@@ -156,7 +156,7 @@ def run_gradcam(params: dict, dataset: str, model: str) -> dict:
     record["target_layers"] = layer_names
     record["device"] = str(device)
     out = gradcam_dir(params, dataset, model)
-    faces = np.asarray(store.images[indices])
+    faces = store.read(indices)
     write_gradcam_figure(out / "gradcam", faces, maps, labels, probabilities, levels,
                          f"Grad-CAM · {dataset} · {model} (seed {params['seeds'][0]}; target: true class)")
     write_json(out / "gradcam.json", record)
