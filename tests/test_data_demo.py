@@ -19,10 +19,13 @@ COUNTS = {"train": 8, "validation": 4, "test": 6}
 
 
 def make_params(tmp_path: Path, domain: str = "swap", seed: int = 5, root: str = "demo", counts=COUNTS) -> dict:
+    synthetic = {"domain": domain, "images_per_class": counts, "image_size": 48, "seed": seed}
+    if domain == "swap":
+        synthetic["frames_per_video"] = 4  # not the default 2: the layout tests below count on 4
     return validate_params({
         "paths": {"raw": str(tmp_path / "raw"), "faces": str(tmp_path / "faces"), "results": str(tmp_path / "results")},
         "datasets": {"demo": {"adapter": "synthetic", "root": str(tmp_path / "raw" / root),
-                              "synthetic": {"domain": domain, "images_per_class": counts, "image_size": 48, "seed": seed}}},
+                              "synthetic": synthetic}},
         "models": ["mesonet"], "faces": {"image_size": 32},
     })
 
@@ -48,6 +51,14 @@ def test_imagefolder_layout_with_video_and_frame_in_file_names(tmp_path, domain)
     if domain == "swap":  # videos of 4 frames: the last one is cut short by the count
         assert sorted(p.stem for p in (root / "test" / "fake").iterdir()) == [
             "f0000_00", "f0000_01", "f0000_02", "f0000_03", "f0001_00", "f0001_01"]
+
+
+def test_swap_videos_have_two_frames_unless_configured(tmp_path):
+    params = make_params(tmp_path, "swap")
+    del params["datasets"]["demo"]["synthetic"]["frames_per_video"]
+    root = generate_demo(params, "demo")
+    assert sorted(p.stem for p in (root / "validation" / "real").iterdir()) == [
+        "r0000_00", "r0000_01", "r0001_00", "r0001_01"]
 
 
 def test_same_parameters_give_byte_identical_files(tmp_path):

@@ -10,7 +10,14 @@ from deepfake_lth import paths
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import load_tensors, read_json
 from deepfake_lth.models.registry import build_model
-from deepfake_lth.train import RESUME, new_model, train_dense
+from deepfake_lth.train import (
+    RESUME,
+    load_face_splits,
+    make_loader,
+    new_model,
+    recalibrate_batchnorm,
+    train_dense,
+)
 from test_train_support import IMAGES_PER_SPLIT, make_params, one_thread  # noqa: F401 (autouse)
 
 CONTRACT_KEYS = {
@@ -141,3 +148,46 @@ def test_a_missing_face_store_is_an_input_error_naming_it(tmp_path):
     params["paths"]["faces"] = str(tmp_path / "nowhere")
     with pytest.raises(InputError, match="nowhere"):
         train_dense(params, "tiny", "mesonet", 0)
+
+
+def test_batchnorm_recalibration_sets_exact_means_and_changes_no_weight(tmp_path):
+    params = make_params(tmp_path)
+    splits = load_face_splits(params, "tiny")
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(3), torch.nn.Dropout(0.9), torch.nn.BatchNorm2d(3))
+    weights = {k: v.clone() for k, v in model.named_parameters()}
+    loader = make_loader(splits.train, 8, 0, 0, torch.device("cpu"))  # 40 faces: five equal batches
+    recalibrate_batchnorm(model, loader, torch.device("cpu"))
+    images = torch.stack([x for x, _ in splits.train])
+    assert torch.allclose(model[0].running_mean, images.mean((0, 2, 3)), atol=1e-5)
+    # dropout stayed off: the second layer saw the first one's output undropped (mean ~0 after it)
+    assert model[2].running_mean.abs().max() < 1e-4
+    assert model[0].momentum == 0.1 and not model.training
+    assert all(torch.equal(v, weights[k]) for k, v in model.named_parameters())
+
+
+def test_recalibration_changes_what_validation_sees_and_is_recorded(tmp_path):
+    plain = train_dense(make_params(tmp_path / "a"), "tiny", "cnn5", 0)
+    params = make_params(tmp_path / "b", training={"bn_recalibration": True})
+    calibrated = train_dense(params, "tiny", "cnn5", 0)
+    assert calibrated["params"]["training"]["bn_recalibration"] is True
+    assert calibrated["splits"]["validation"]["loss"] != plain["splits"]["validation"]["loss"]
+    # the selected weights carry statistics recomputed for exactly those weights
+    final = load_tensors(paths.dense_dir(params, "tiny", "cnn5", 0) / "final.pt")
+    model = build_model("cnn5", 32)
+    model.load_state_dict(final)
+    splits = load_face_splits(params, "tiny")
+    recalibrate_batchnorm(model, make_loader(splits.train, 16, 0, 0, torch.device("cpu")), torch.device("cpu"))
+    for name in ("running_mean", "running_var"):
+        assert torch.allclose(model.state_dict()[f"features.2.1.{name}"], final[f"features.2.1.{name}"], atol=1e-5)
+
+
+def test_seeding_asks_torch_for_deterministic_kernels():
+    from deepfake_lth.device import seed_everything
+
+    torch.use_deterministic_algorithms(False)
+    try:
+        seed_everything(0)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)

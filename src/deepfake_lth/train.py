@@ -191,6 +191,30 @@ def predict(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple
     return logits.numpy(), labels.numpy()
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, loader: DataLoader, device: torch.device) -> None:
+    """Replace every BatchNorm layer's running statistics by their exact mean over `loader`.
+
+    With few optimiser steps the exponential running averages (momentum 0.1) still describe the
+    first weights, so evaluation-mode outputs are off and validation selects poorly. Only the
+    BatchNorm layers run in training mode here: dropout stays off, and no weight changes.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    model.eval()
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches that follow
+        m.train()
+    for images, _ in loader:
+        model(images.to(device, non_blocking=True))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.eval()
+
+
 def bce_loss(logits: np.ndarray, labels: np.ndarray) -> float:
     """Mean binary cross-entropy of logits, computed stably in float64."""
     return float(np.mean(np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))))
@@ -303,6 +327,9 @@ class _Fit:
         bs, workers = self.training["batch_size"], self.training["num_workers"]
         self.train_loader = make_loader(splits.train, bs, workers, identity.seed, self.device, self.sampler)
         self.val_loader = make_loader(splits.validation, bs, workers, identity.seed, self.device)
+        # unshuffled and unflipped: the statistics the evaluation-mode network will see
+        self.calibration_loader = (make_loader(splits.train, bs, workers, identity.seed, self.device)
+                                   if self.training["bn_recalibration"] else None)
         self.label = "/".join([identity.dataset, identity.model, identity.method]
                               + ([f"L{identity.level}"] if identity.level else []))
 
@@ -340,6 +367,8 @@ class _Fit:
             self.model, self.train_loader, self.optimizer, self.device, self.keeper, flips, self._on_step,
             desc=f"{self.label} epoch {epoch}/{self.training['max_epochs']}",
         )
+        if self.calibration_loader is not None:
+            recalibrate_batchnorm(self.model, self.calibration_loader, self.device)
         val = evaluate(self.model, self.val_loader, self.device)
         self.progress.history.append({
             "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,

@@ -10,7 +10,7 @@ datasets do:
   resolution and upsampled by a transposed-convolution-like step whose 2x2 gain pattern leaves a
   checkerboard (a spectral peak at the Nyquist frequency), with over-saturated colours and a colour
   cast over the whole image.
-- `swap` (stands in for FF++): videos of several frames of one person. In a fake video the inner face
+- `swap` (stands in for FF++): videos of a few frames of one person. In a fake video the inner face
   (brows, eyes, nose, mouth) comes from another identity, slightly blurred, only partly colour-matched
   and blended with a feathered seam. Real and fake videos alike are then rescaled and JPEG-compressed
   at a per-video quality, like the c23/c40 FF++ videos.
@@ -39,7 +39,7 @@ from deepfake_lth.paths import SPLITS
 log = logging.getLogger(__name__)
 
 CLASSES = ("real", "fake")
-FRAMES_PER_VIDEO = {"gan": 1, "swap": 4}
+FRAMES_PER_VIDEO = {"gan": 1, "swap": 2}  # defaults of synthetic.frames_per_video
 # The direction in RGB in which the generator shifts colours (a warm, green-leaning cast).
 GAN_COLOUR_CAST = np.array([0.6, 0.2, -0.77], dtype=np.float32)
 # Share of fakes made without any learnable artefact, as the best fakes of real datasets: accuracy
@@ -63,10 +63,11 @@ def generate_demo(params: dict, dataset: str) -> Path:
     settings = entry["synthetic"]
     domain, size, seed = settings["domain"], settings.get("image_size", 64), settings.get("seed", 0)
     counts = settings.get("images_per_class") or DEFAULT_IMAGES_PER_CLASS
+    frames = settings.get("frames_per_video", FRAMES_PER_VIDEO[domain])
     root = Path(entry["root"])
     with atomic_dir(root) as tmp:
         for split in SPLITS:
-            for class_key, name, image in split_images(domain, split, counts[split], size, seed):
+            for class_key, name, image in split_images(domain, split, counts[split], size, seed, frames):
                 folder = tmp / split / class_key
                 folder.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
@@ -75,9 +76,9 @@ def generate_demo(params: dict, dataset: str) -> Path:
     return root
 
 
-def split_images(domain: str, split: str, per_class: int, size: int, seed: int) -> Iterator[tuple[str, str, np.ndarray]]:
+def split_images(domain: str, split: str, per_class: int, size: int, seed: int,
+                 frames: int) -> Iterator[tuple[str, str, np.ndarray]]:
     """(class, file stem "<video>_<frame>", RGB uint8 image) for every image of one split of a domain."""
-    frames = FRAMES_PER_VIDEO[domain]
     n_videos = -(-per_class // frames)
     for class_index, class_key in enumerate(CLASSES):
         for video in range(n_videos):

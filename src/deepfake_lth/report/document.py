@@ -110,8 +110,10 @@ def _assumptions_section(params, frame, gradcam_records) -> str:
         f"{params['normalization']['mean']}, std {params['normalization']['std']}.",
         f"Training: {t['optimizer']}, learning rate {t['learning_rate']}, weight decay {t['weight_decay']}, "
         f"batch {t['batch_size']}, at most {t['max_epochs']} epochs, early stopping after {t['patience']} epochs "
-        f"without validation-loss improvement, random horizontal flip {'on' if t['hflip'] else 'off'}; the model "
-        "is selected on the validation split and the test split is evaluated once.",
+        f"without validation-loss improvement, random horizontal flip {'on' if t['hflip'] else 'off'}; "
+        + ("BatchNorm statistics recomputed over the training split before each evaluation; "
+           if t["bn_recalibration"] else "")
+        + "the model is selected on the validation split and the test split is evaluated once.",
         f"Seeds: {', '.join(map(str, params['seeds']))} (seeds found in the results: "
         f"{', '.join(map(str, sorted(set(frame['seed']))))}).",
         f"Pruning: unstructured magnitude pruning, {100 * p['rate']:g}% per level of the "
