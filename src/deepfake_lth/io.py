@@ -25,6 +25,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        tmp.chmod(0o666 & ~_umask())  # mkstemp's 0600 would hide results from a shared project's group
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -38,12 +39,19 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp's 0700, as above
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: restore at once
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, data) -> None:
