@@ -49,6 +49,26 @@ def test_committed_dvc_yaml_is_current():
     assert committed == render_dvc_yaml(load_params(REPO / "params.yaml"), "params.yaml", written)
 
 
+def test_committed_dvc_lock_records_the_demo_of_these_stages_and_params():
+    """dvc.lock records the demo run (`make demo && make dvc-lock`); after a change of params or of
+    the stage set it describes another study: run both again and commit the lock."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    locked = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]
+    written = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert set(locked) == set(stages)
+    for name, entry in locked.items():
+        assert entry["cmd"] == stages[name]["cmd"], name
+        assert {o["path"] for o in entry["outs"]} >= set(stages[name]["outs"]), name
+        for key, value in entry.get("params", {}).get("params.yaml", {}).items():
+            assert value == _lookup(written, key), f"{name}: {key}"
+
+
+def _lookup(document: dict, dotted: str):
+    for part in dotted.split("."):
+        document = document[part]
+    return document
+
+
 def test_dvc_stages_list_only_params_keys_the_file_has():
     """DVC refuses a stage whose params key is missing from params.yaml (a schema default)."""
     written = yaml.safe_load(TINY_PARAMS.read_text())
