@@ -3,7 +3,7 @@
 For each model at 128 px, on the same face store, batch and device:
   bare     the minimal loop: DataLoader(FaceDataset with its own random flips) -> forward -> BCE
            -> backward -> Adam step
-  trainer  deepfake_lth.train.train_epoch, the inner loop every run uses (seeded order, flips,
+  trainer  deepfake_lth.training.loop.train_epoch, the inner loop every run uses (seeded order, flips,
            loss/accuracy sums, progress bar), with the dense model's all-True mask
   masked   the same trainer loop with an 80%-sparse mask (gradients and weights zeroed by the mask)
 Rounds are interleaved and each variant's best round is kept; on a CPU the clock is the process's
@@ -37,7 +37,7 @@ from deepfake_lth.io import write_json
 from deepfake_lth.lottery.pruning import prune_by_magnitude
 from deepfake_lth.models.masking import MaskKeeper, full_mask, masked_state
 from deepfake_lth.models.registry import MODEL_NAMES, build_model, prunable_parameter_names
-from deepfake_lth.train import EpochShuffle, make_loader, train_epoch
+from deepfake_lth.training.loop import EpochShuffle, make_loader, train_epoch
 
 IMAGE_SIZE = 128
 SPARSITY = 0.8

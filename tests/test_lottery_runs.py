@@ -13,7 +13,7 @@ from deepfake_lth.errors import InputError
 from deepfake_lth.io import load_tensors, read_json
 from deepfake_lth.lottery.runner import make_ticket, run_level
 from deepfake_lth.models.registry import prunable_parameter_names
-from deepfake_lth.train import new_model, train_dense
+from deepfake_lth.training.run import new_model, train_dense
 from test_train_support import make_params, one_thread, single_thread  # noqa: F401 (autouse)
 
 MODEL, SEED, SIZE = "mesonet", 0, 32

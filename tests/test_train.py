@@ -10,14 +10,10 @@ from deepfake_lth import paths
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import load_tensors, read_json
 from deepfake_lth.models.registry import build_model
-from deepfake_lth.train import (
-    RESUME,
-    load_face_splits,
-    make_loader,
-    new_model,
-    recalibrate_batchnorm,
-    train_dense,
-)
+from deepfake_lth.training.checkpoints import RESUME
+from deepfake_lth.training.inputs import load_face_splits
+from deepfake_lth.training.loop import make_loader, recalibrate_batchnorm
+from deepfake_lth.training.run import new_model, train_dense
 from test_train_support import IMAGES_PER_SPLIT, make_params, one_thread  # noqa: F401 (autouse)
 
 CONTRACT_KEYS = {

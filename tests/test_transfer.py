@@ -9,7 +9,7 @@ from deepfake_lth import paths
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import load_tensors, read_json
 from deepfake_lth.lottery.runner import run_level
-from deepfake_lth.train import new_model, train_dense
+from deepfake_lth.training.run import new_model, train_dense
 from deepfake_lth.transfer import run_transfer, source_ticket
 from test_train_support import make_params, one_thread, single_thread  # noqa: F401 (autouse)
 

@@ -35,7 +35,7 @@ def _cmd_models(params, args):
 
 
 def _cmd_train(params, args):
-    from deepfake_lth.train import train_dense
+    from deepfake_lth.training.run import train_dense
 
     train_dense(params, args.dataset, args.model, args.seed)
 

@@ -16,7 +16,8 @@ from deepfake_lth.lottery.rewinding import rewind_path, rewind_weights
 from deepfake_lth.lottery.runner import PRUNING_METHODS, check_level, require_inputs
 from deepfake_lth.models.masking import Mask, load_mask
 from deepfake_lth.models.registry import prunable_parameter_names
-from deepfake_lth.train import RunIdentity, load_face_splits, new_model, train_run
+from deepfake_lth.training.inputs import RunIdentity, load_face_splits
+from deepfake_lth.training.run import new_model, train_run
 
 
 def source_ticket(params: dict, source: str, model: str, seed: int, method: str, level: int,

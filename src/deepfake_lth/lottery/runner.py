@@ -21,7 +21,8 @@ from deepfake_lth.lottery.pruning import prune_by_magnitude
 from deepfake_lth.lottery.rewinding import read_state, rewind_path, rewind_weights
 from deepfake_lth.models.masking import Mask, full_mask, load_mask
 from deepfake_lth.models.registry import prunable_parameter_names
-from deepfake_lth.train import RunIdentity, load_face_splits, new_model, train_run
+from deepfake_lth.training.inputs import RunIdentity, load_face_splits
+from deepfake_lth.training.run import new_model, train_run
 
 PRUNING_METHODS = ("imp_global", "imp_local", "oneshot")
 CONTROL_METHODS = ("reinit", "random_mask")

@@ -1,0 +1,1 @@
+"""Training one model on one face store: the dense baseline, and the same loop for masked tickets."""

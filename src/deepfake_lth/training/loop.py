@@ -1,0 +1,154 @@
+"""The epoch loop and evaluation: seeded data order and flips, one pass of training, predictions.
+
+Every random draw of an epoch is a pure function of (seed, epoch): the data order (`EpochShuffle`),
+the flips and dropout, each from its own sub-stream. Flips are drawn here, in the main process,
+rather than inside the dataset, because persistent DataLoader workers would carry their RNG state
+across epochs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+from tqdm import tqdm
+
+from deepfake_lth.device import derive_seed
+from deepfake_lth.metrics import split_metrics
+from deepfake_lth.models.masking import MaskKeeper
+
+# Sub-streams of an epoch's randomness, mixed with (seed, epoch) by derive_seed.
+_ORDER, _FLIPS, _TORCH = 0, 1, 2
+
+
+class EpochShuffle(Sampler[int]):
+    """A permutation of range(n) that is a pure function of (seed, epoch); call `set_epoch` first."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, _ORDER))
+        return iter(torch.randperm(self.n, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def make_loader(dataset, batch_size: int, num_workers: int, seed: int, device: torch.device,
+                sampler: Sampler | None = None) -> DataLoader:
+    """A DataLoader whose own seeded generator (not torch's global RNG) seeds its workers."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        shuffle=False,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def random_hflip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flip each image of a batch left-right with probability 0.5 drawn from `generator` (in place)."""
+    chosen = (torch.rand(len(images), generator=generator) < 0.5).nonzero().squeeze(1).to(images.device)
+    return images.index_copy_(0, chosen, images.index_select(0, chosen).flip(-1))
+
+
+def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, device: torch.device,
+                keeper: MaskKeeper | None = None, flips: torch.Generator | None = None,
+                on_step: Callable[[], None] | None = None, desc: str = "train") -> tuple[float, float]:
+    """One pass over `loader`; returns the mean training loss and accuracy (sums kept on the device)."""
+    model.train()
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
+    for images, labels in tqdm(loader, desc=desc, unit="batch", leave=False, mininterval=2.0):
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        if flips is not None:
+            images = random_hflip(images, flips)
+        logits = model(images).squeeze(1)
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if keeper is not None:
+            keeper.zero_gradients()
+        optimizer.step()
+        if keeper is not None:
+            keeper.zero_weights()
+        loss_sum += loss.detach() * len(labels)
+        correct += ((logits.detach() >= 0) == (labels >= 0.5)).sum()
+        seen += len(labels)
+        if on_step is not None:
+            on_step()
+    return float(loss_sum) / seen, int(correct) / seen
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (float64) and labels of every image of `loader`, in order."""
+    model.eval()
+    # Filled in place, not collected in a list: small long-lived tensors allocated between each
+    # batch's large ones pin glibc's heap, which then keeps every batch (~13 MB at 128 px: GBs for
+    # a large split).
+    logits = torch.empty(len(loader.dataset), dtype=torch.float64)
+    labels = torch.empty(len(loader.dataset), dtype=torch.int64)
+    start = 0
+    for images, y in loader:
+        end = start + len(y)
+        logits[start:end] = model(images.to(device, non_blocking=True)).squeeze(1)
+        labels[start:end] = y
+        start = end
+    return logits.numpy(), labels.numpy()
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, loader: DataLoader, device: torch.device) -> None:
+    """Replace every BatchNorm layer's running statistics by their exact mean over `loader`.
+
+    With few optimiser steps the exponential running averages (momentum 0.1) still describe the
+    first weights, so evaluation-mode outputs are off and validation selects poorly. Only the
+    BatchNorm layers run in training mode here: dropout stays off, and no weight changes.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    model.eval()
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches that follow
+        m.train()
+    for images, _ in loader:
+        model(images.to(device, non_blocking=True))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.eval()
+
+
+def bce_loss(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy of logits, computed stably in float64."""
+    return float(np.mean(np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))))
+
+
+def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, groups=None) -> dict:
+    """The metrics.json entry of one split (see metrics.split_metrics)."""
+    logits, labels = predict(model, loader, device)
+    probs = 1.0 / (1.0 + np.exp(-logits))
+    return split_metrics(labels, probs, groups, loss=bce_loss(logits, labels))
+
+
+def make_optimizer(model: nn.Module, training: dict) -> torch.optim.Optimizer:
+    lr, wd = training["learning_rate"], training["weight_decay"]
+    if training["optimizer"] == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=wd)
+    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)

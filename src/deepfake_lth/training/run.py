@@ -1,0 +1,223 @@
+"""One training run, dense or masked, and its metrics.json.
+
+One code path serves the dense run, every pruning level and every transfer cell (`train_run`):
+Adam (or SGD) on binary cross-entropy of one logit, early stopping with patience on validation
+loss, the weights of the best validation epoch selected, the test split evaluated once at the end.
+An interrupted run resumes from its last epoch checkpoint (see `checkpoints`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+from torch import nn
+
+import deepfake_lth
+from deepfake_lth import paths
+from deepfake_lth.config import sparsity_at_level
+from deepfake_lth.device import choose_device, derive_seed, seed_everything
+from deepfake_lth.io import atomic_path, save_tensors, write_json
+from deepfake_lth.models.masking import Mask, MaskKeeper, full_mask, sparsity_summary
+from deepfake_lth.models.registry import (
+    build_model,
+    count_parameters,
+    model_weights,
+    prunable_parameter_names,
+)
+from deepfake_lth.training.checkpoints import (
+    RESUME,
+    DenseCheckpoints,
+    Progress,
+    _fingerprint,
+    _load_resume,
+    _save_resume,
+    cpu_state,
+)
+from deepfake_lth.training.inputs import FaceSplits, RunIdentity, load_face_splits, params_record
+from deepfake_lth.training.loop import (
+    _FLIPS,
+    _TORCH,
+    EpochShuffle,
+    evaluate,
+    make_loader,
+    make_optimizer,
+    recalibrate_batchnorm,
+    train_epoch,
+)
+
+log = logging.getLogger(__name__)
+
+
+class _Fit:
+    """One training run's state: model, optimiser, mask keeper, loaders, progress and best weights."""
+
+    def __init__(self, params, identity: RunIdentity, model: nn.Module, splits: FaceSplits, out_dir: Path,
+                 mask: Mask | None, dense_checkpoints: DenseCheckpoints | None):
+        self.params, self.identity, self.splits = params, identity, splits
+        self.training = params["training"]
+        self.device = choose_device(params["device"])
+        self.out_dir = Path(out_dir)
+        names = prunable_parameter_names(model, params["pruning"]["prune_output_layer"])
+        self.mask = mask if mask is not None else full_mask(model, names)
+        self.record = params_record(params, identity, splits.image_size)
+        self.key = _fingerprint(identity, self.record, model, self.mask)
+        self.checkpoints = dense_checkpoints
+        self.model = model.to(self.device)
+        self.keeper = MaskKeeper(self.model, self.mask)
+        self.keeper.zero_weights()
+        self.optimizer = make_optimizer(self.model, self.training)
+        self.progress, self.best_state = Progress(), None
+        self.sampler = EpochShuffle(len(splits.train), identity.seed)
+        bs, workers = self.training["batch_size"], self.training["num_workers"]
+        self.train_loader = make_loader(splits.train, bs, workers, identity.seed, self.device, self.sampler)
+        self.val_loader = make_loader(splits.validation, bs, workers, identity.seed, self.device)
+        # unshuffled and unflipped: the statistics the evaluation-mode network will see
+        self.calibration_loader = (make_loader(splits.train, bs, workers, identity.seed, self.device)
+                                   if self.training["bn_recalibration"] else None)
+        self.label = "/".join([identity.dataset, identity.model, identity.method]
+                              + ([f"L{identity.level}"] if identity.level else []))
+
+    @property
+    def resume_path(self) -> Path:
+        return self.out_dir / RESUME
+
+    def start(self) -> None:
+        """Resume from resume.pt if it is this run's; otherwise save θ0 (and θk when k is 0)."""
+        log.info("%s: training on %s", self.out_dir, self.device)
+        resumed = _load_resume(self.resume_path, self.key, self.model, self.optimizer)
+        if resumed:
+            self.progress, self.best_state = resumed
+        elif self.checkpoints is not None:
+            save_tensors(self.checkpoints.init, cpu_state(self.model))
+            if self.checkpoints.rewind_step == 0:
+                save_tensors(self.checkpoints.rewind, cpu_state(self.model))
+
+    def should_continue(self) -> bool:
+        return (self.progress.epoch < self.training["max_epochs"]
+                and self.progress.bad_epochs < self.training["patience"])
+
+    def _on_step(self) -> None:
+        self.progress.steps += 1
+        if self.checkpoints is not None and self.progress.steps == self.checkpoints.rewind_step:
+            save_tensors(self.checkpoints.rewind, cpu_state(self.model))
+
+    def run_epoch(self) -> None:
+        """Train one epoch (its randomness drawn from (seed, epoch)), validate, select, checkpoint."""
+        epoch, seed = self.progress.epoch + 1, self.identity.seed
+        self.sampler.set_epoch(epoch)
+        torch.manual_seed(derive_seed(seed, epoch, _TORCH))  # dropout
+        flips = torch.Generator().manual_seed(derive_seed(seed, epoch, _FLIPS)) if self.training["hflip"] else None
+        train_loss, train_acc = train_epoch(
+            self.model, self.train_loader, self.optimizer, self.device, self.keeper, flips, self._on_step,
+            desc=f"{self.label} epoch {epoch}/{self.training['max_epochs']}",
+        )
+        if self.calibration_loader is not None:
+            recalibrate_batchnorm(self.model, self.calibration_loader, self.device)
+        val = evaluate(self.model, self.val_loader, self.device)
+        self.progress.history.append({
+            "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
+            "validation_loss": val["loss"], "validation_accuracy": val["accuracy"], "validation_auc": val["auc"],
+        })
+        self.progress.epoch = epoch
+        self._select(epoch, val["loss"])
+        log.info("%s epoch %d: train loss %.4f acc %.3f, validation loss %s acc %.3f",
+                 self.label, epoch, train_loss, train_acc, val["loss"], val["accuracy"])
+        _save_resume(self.resume_path, self.key, self.model, self.optimizer, self.progress, self.best_state)
+
+    def _select(self, epoch: int, val_loss: float | None) -> None:
+        """Keep this epoch's weights if its validation loss is the lowest yet; else count patience."""
+        loss = val_loss if val_loss is not None else math.inf  # a diverged (NaN) loss never wins
+        if self.best_state is None or loss < self.progress.best_loss:
+            self.progress.best_epoch, self.progress.best_loss, self.progress.bad_epochs = epoch, loss, 0
+            self.best_state = cpu_state(self.model)
+        else:
+            self.progress.bad_epochs += 1
+
+    def finish(self) -> dict:
+        """Load the selected weights, test once, write final.pt, history.csv, metrics.json; drop resume.pt."""
+        if self.checkpoints is not None and self.progress.steps < self.checkpoints.rewind_step:
+            log.warning("training ran %d steps, fewer than training.rewind_iteration %d: "
+                        "rewind.pt holds the last weights", self.progress.steps, self.checkpoints.rewind_step)
+            save_tensors(self.checkpoints.rewind, cpu_state(self.model))
+        self.model.load_state_dict(self.best_state)
+        metrics = _final_metrics(self.params, self.identity, self.model, self.mask, self.splits, self.device,
+                                 self.progress, self.record)
+        save_tensors(self.out_dir / "final.pt", self.best_state)
+        with atomic_path(self.out_dir / "history.csv") as tmp:
+            pd.DataFrame(self.progress.history).to_csv(tmp, index=False)
+        write_json(self.out_dir / "metrics.json", metrics)
+        self.resume_path.unlink(missing_ok=True)
+        return metrics
+
+
+def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: FaceSplits, out_dir: Path,
+              mask: Mask | None = None, dense_checkpoints: DenseCheckpoints | None = None,
+              on_epoch_end: Callable[[int], None] | None = None) -> dict:
+    """Train `model` (already holding its start weights) under `mask` (None: dense); write final.pt,
+    history.csv and metrics.json into `out_dir` and return the metrics.
+
+    Resumes from `out_dir/resume.pt` when an interrupted run of the same inputs left it.
+    `on_epoch_end(epoch)` is called after each epoch's resume checkpoint is written.
+    """
+    fit = _Fit(params, identity, model, splits, out_dir, mask, dense_checkpoints)
+    fit.start()
+    while fit.should_continue():
+        fit.run_epoch()
+        if on_epoch_end is not None:
+            on_epoch_end(fit.progress.epoch)
+    return fit.finish()
+
+
+def _final_metrics(params, identity, model, mask, splits, device, progress, record) -> dict:
+    """Evaluate the selected weights on validation and, once, on test; assemble metrics.json."""
+    training, pruning = params["training"], params["pruning"]
+    bs, workers = training["batch_size"], 0  # one pass each: workers would cost more than they save
+    split_results = {
+        split: evaluate(model, make_loader(getattr(splits, split), bs, workers, identity.seed, device),
+                        device, getattr(splits, split).store.groups)
+        for split in ("validation", "test")
+    }
+    return {
+        "stage": identity.stage,
+        "dataset": identity.dataset,
+        "source_dataset": identity.source_dataset,
+        "model": identity.model,
+        "seed": identity.seed,
+        "method": identity.method,
+        "level": identity.level,
+        "nominal_sparsity": sparsity_at_level(identity.level, pruning["rate"], pruning["rate_of"]),
+        **sparsity_summary(mask),
+        "total_parameters": count_parameters(model),
+        "epochs": progress.epoch,
+        "best_epoch": progress.best_epoch,
+        "stopped_early": progress.epoch < training["max_epochs"],
+        "splits": split_results,
+        "params": record,
+        "version": deepfake_lth.__version__,
+    }
+
+
+def new_model(params: dict, name: str, image_size: int, seed: int) -> nn.Module:
+    """Seed everything with `seed` and build a fresh model (θ0 of that seed)."""
+    seed_everything(seed)
+    return build_model(name, image_size, model_weights(params, name))
+
+
+def train_dense(params: dict, dataset: str, model: str, seed: int, *,
+                on_epoch_end: Callable[[int], None] | None = None) -> dict:
+    """Train the dense model into results/runs/<dataset>/<model>/seed_<s>/dense/ and return its metrics.
+
+    Writes init.pt (θ0, before the first step), rewind.pt (θk after training.rewind_iteration
+    steps), final.pt (the best validation epoch), history.csv and metrics.json.
+    """
+    out = paths.dense_dir(params, dataset, model, seed)
+    splits = load_face_splits(params, dataset)
+    net = new_model(params, model, splits.image_size, seed)
+    identity = RunIdentity(stage="dense", dataset=dataset, model=model, seed=seed)
+    checkpoints = DenseCheckpoints(out / "init.pt", out / "rewind.pt", params["training"]["rewind_iteration"])
+    return train_run(params, identity, net, splits, out, dense_checkpoints=checkpoints, on_epoch_end=on_epoch_end)
