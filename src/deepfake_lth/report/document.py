@@ -7,10 +7,11 @@ import pandas as pd
 
 from deepfake_lth import __version__
 from deepfake_lth.config import levels_nearest, pruning_levels, sparsity_at_level
+from deepfake_lth.lottery.methods import method_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.formats import Table, to_markdown
 from deepfake_lth.report.roles import Roles, data_kind
-from deepfake_lth.report.summary import in_domain, method_label
+from deepfake_lth.report.summary import in_domain
 
 # Settings whose value in a metrics file's `params` must equal params.yaml for the report to describe it.
 COMPARED_SETTINGS = {

@@ -17,11 +17,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from deepfake_lth.config import level_nearest, sparsity_at_level  # noqa: E402
+from deepfake_lth.lottery.methods import LEVEL_METHODS, PRUNING_METHODS, method_label  # noqa: E402
 from deepfake_lth.report.summary import (  # noqa: E402
-    METHOD_ORDER,
-    PRUNING_METHODS,
     in_domain,
-    method_label,
     model_label,
     ordered,
     summarize_over_seeds,
@@ -57,7 +55,7 @@ def accuracy_vs_sparsity(frame: pd.DataFrame, params: dict, subtitle: str = "") 
                 ax = axes[i, j]
                 panel = rows[(rows["dataset"] == dataset) & (rows["model"] == model)]
                 _dense_line(ax, panel)
-                for method in [m for m in METHOD_ORDER if m != "dense"]:
+                for method in LEVEL_METHODS:
                     _method_curve(ax, panel[panel["method"] == method], method)
                 _decorate(ax, f"{dataset} · {model_label(model)}", i == len(datasets) - 1, j == 0)
         _finish(fig, axes, "Test accuracy against sparsity (mean ± std over seeds)", subtitle)

@@ -1,25 +1,12 @@
-"""Aggregation over seeds and the canonical order and labels of datasets, models and methods."""
+"""Aggregation over seeds and the canonical order of datasets, models and methods."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-METHOD_ORDER = ("dense", "imp_global", "imp_local", "oneshot", "reinit", "random_mask")
-METHOD_LABELS = {
-    "dense": "dense",
-    "imp_global": "IMP-Global",
-    "imp_local": "IMP-Local",
-    "oneshot": "one-shot",
-    "reinit": "reinit (control)",
-    "random_mask": "random mask (control)",
-}
-PRUNING_METHODS = ("imp_global", "imp_local", "oneshot")
-CONTROL_METHODS = ("reinit", "random_mask")
+from deepfake_lth.lottery.methods import METHOD_ORDER
+
 MODEL_LABELS = {"mesonet": "MesoNet", "cnn5": "CNN-5", "resnet18": "ResNet-18"}
-
-
-def method_label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
 
 
 def model_label(model: str) -> str:

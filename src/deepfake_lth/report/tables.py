@@ -11,15 +11,13 @@ import math
 import pandas as pd
 
 from deepfake_lth.config import level_nearest
+from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS, method_label
 from deepfake_lth.paths import level_name
 from deepfake_lth.report import paper
 from deepfake_lth.report.formats import Table, count, mean_pm_std, number, signed
 from deepfake_lth.report.roles import Roles
 from deepfake_lth.report.summary import (
-    CONTROL_METHODS,
-    PRUNING_METHODS,
     in_domain,
-    method_label,
     model_label,
     ordered,
     sort_rows,
@@ -65,7 +63,7 @@ def imp_vs_oneshot_table(frame: pd.DataFrame, params: dict) -> Table | None:
         return None
     summary = summarize_over_seeds(rows[rows["method"].isin(methods)], ["dataset", "model", "level", "method"])
     numbers = sort_rows(_wide_by_method(summary, ["dataset", "model", "level"], methods), params)
-    for imp in ("imp_global", "imp_local"):
+    for imp in IMP_METHODS:
         if imp in methods and "oneshot" in methods:
             numbers[f"{imp}_minus_oneshot_pct"] = (
                 numbers[f"{imp}_test_accuracy_pct_mean"] - numbers["oneshot_test_accuracy_pct_mean"]
@@ -78,7 +76,7 @@ def imp_vs_oneshot_table(frame: pd.DataFrame, params: dict) -> Table | None:
     })
     for method in methods:
         display[f"{method_label(method)} %"] = _pm(numbers, f"{method}_test_accuracy_pct")
-    for imp in ("imp_global", "imp_local"):
+    for imp in IMP_METHODS:
         column = f"{imp}_minus_oneshot_pct"
         if column in numbers:
             display[f"Δ {method_label(imp)} − one-shot"] = numbers[column].map(signed)
@@ -196,7 +194,7 @@ def _compare(number_: paper.PaperNumber, frame, params, roles: Roles) -> dict:
     rows = _our_rows(frame, number_, source, target, level)
     method = number_.method if rows.empty else rows["method"].iloc[0]
     if method == "imp":
-        method = "imp_global"
+        method = IMP_METHODS[0]
     if number_.quantity == "remaining_weights":
         values = rows["remaining_weights"]
     else:
@@ -227,7 +225,7 @@ def _our_rows(frame, number_: paper.PaperNumber, source, target, level) -> pd.Da
     if number_.setting == "transfer" and number_.method != "dense":
         cells = transferred(frame)
         cells = cells[(cells["source_dataset"] == source) & (cells["dataset"] == target)]
-        candidates = ["imp_global", "imp_local"] if number_.method == "imp" else [number_.method]
+        candidates = list(IMP_METHODS) if number_.method == "imp" else [number_.method]
         for method in candidates:  # Table I's "IMP" does not say which scope: the first we ran
             hits = cells[(cells["model"] == number_.model) & (cells["method"] == method) & (cells["level"] == level)]
             if not hits.empty:
