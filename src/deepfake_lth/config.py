@@ -8,6 +8,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from deepfake_lth.lottery.methods import CONTROL_METHODS, PRUNING_METHODS
+from deepfake_lth.models.registry import model_names
+
 SCHEMA_PATH = Path(__file__).resolve().parent / "params.schema.yaml"
 
 
@@ -47,14 +50,23 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
 
 
 def _check_references(params: dict, source: str) -> None:
-    names = set(params["datasets"])
-    for i, pair in enumerate(params["transfer"]["pairs"]):
-        for name in pair:
-            if name not in names:
-                raise ConfigError(
-                    f"{source}: key 'transfer.pairs.{i}': unknown dataset '{name}' "
-                    f"(allowed: {', '.join(sorted(names))})"
-                )
+    """Names the schema does not enumerate: the datasets of params.yaml, the registries' models and methods."""
+    controls, gradcam, transfer = params["pruning"]["controls"], params["gradcam"], params["transfer"]
+    checks = [  # (key, a name or a list of names, what they name, the allowed names)
+        ("models", params["models"], "model", model_names()),
+        ("gradcam.models", gradcam["models"], "model", model_names()),
+        ("pruning.methods", params["pruning"]["methods"], "pruning method", PRUNING_METHODS),
+        ("pruning.controls.methods", controls["methods"], "control method", CONTROL_METHODS),
+        ("pruning.controls.ticket", controls["ticket"], "pruning method", PRUNING_METHODS),
+        ("transfer.methods", transfer["methods"], "pruning method", PRUNING_METHODS),
+        ("gradcam.method", gradcam["method"], "pruning method", PRUNING_METHODS),
+    ]
+    checks += [(f"transfer.pairs.{i}", pair, "dataset", sorted(params["datasets"])) for i, pair in enumerate(transfer["pairs"])]
+    for key, value, what, allowed in checks:
+        named = [(key, value)] if isinstance(value, str) else [(f"{key}.{i}", name) for i, name in enumerate(value)]
+        for where, name in named:
+            if name not in allowed:
+                raise ConfigError(f"{source}: key '{where}': unknown {what} '{name}' (allowed: {', '.join(allowed)})")
 
 
 def load_params(path: str | Path = "params.yaml") -> dict:

@@ -28,7 +28,7 @@ from deepfake_lth.errors import InputError
 from deepfake_lth.explain.grid import LABEL_NAMES, column_titles, plot_gradcam_grid
 from deepfake_lth.io import atomic_path, read_json, write_json
 from deepfake_lth.data.face_store import FaceDataset, FaceStore
-from deepfake_lth.models.registry import build_model, load_weights
+from deepfake_lth.models.registry import build_model, load_weights, model_names, model_spec
 from deepfake_lth.paths import dense_dir, face_store_dir, gradcam_dir, level_dir
 
 log = logging.getLogger(__name__)
@@ -38,18 +38,11 @@ TARGET_DESCRIPTION = "true class: +logit for fake faces, -logit for real faces"
 
 
 def target_layers(model_name: str, model: nn.Module) -> list[nn.Module]:
-    """The layer whose activations Grad-CAM weighs: the last conv block (PAPER.md's default).
-
-    MesoNet and CNN-5: the activation (ReLU) of the last block of `features`, before its pooling,
-    which keeps a map 2x (CNN-5) or 4x (MesoNet) finer than the pooled output; ResNet-18:
-    `layer4[-1]`. No later layer modifies these outputs in place.
-    """
-    if model_name in ("mesonet", "cnn5"):
-        activations = [m for m in model.features[-1] if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
-        return [activations[-1]]
-    if model_name == "resnet18":
-        return [model.layer4[-1]]
-    raise ValueError(f"no Grad-CAM target layer known for model '{model_name}' (known: mesonet, cnn5, resnet18)")
+    """The layers whose activations Grad-CAM weighs: the rule of the model's registry entry
+    (PAPER.md's default: the last conv block)."""
+    if model_name not in model_names():
+        raise ValueError(f"no Grad-CAM target layer known for model '{model_name}' (known: {', '.join(model_names())})")
+    return model_spec(model_name).target_layer(model)
 
 
 def sample_faces(store: FaceStore, per_class: int, seed: int) -> np.ndarray:

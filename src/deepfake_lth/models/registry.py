@@ -1,74 +1,181 @@
-"""The model registry: every model by name, its prunable tensors, and the parameter table.
+"""The model registry: one entry per model carrying its facts, and the functions every stage asks.
 
-Each model returns one logit per image (shape [B, 1]) for square RGB faces of side `image_size`.
+An entry (`ModelSpec`) holds the model's name (as in params.yaml and folder names), its display name,
+its builder, its Grad-CAM target layer and its prunable-tensor rule. Adding a model is its module plus
+one entry here (or one `register` call); nothing else keeps a list of models.
+
+Torch-free at import on purpose: the Snakefile validates params.yaml (model names) while parsing, and
+the builders import their model modules only when a model is built. Each model returns one logit per
+image (shape [B, 1]) for square RGB faces of side `image_size`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
-import pandas as pd
-from torch import nn
+if TYPE_CHECKING:
+    import pandas as pd
+    from torch import nn
 
-from deepfake_lth.errors import InputError
-from deepfake_lth.io import load_tensors
-from deepfake_lth.models.cnn5 import CNN5
-from deepfake_lth.models.mesonet import MesoNet
-from deepfake_lth.models.resnet18 import build_resnet18
-
-_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
-    "mesonet": MesoNet,
-    "cnn5": CNN5,
-    "resnet18": build_resnet18,
-}
-MODEL_NAMES = tuple(_BUILDERS)
-
-
-def build_model(name: str, image_size: int, weights: str | Path | None = None) -> nn.Module:
-    """A fresh model drawn from torch's global RNG (seed it first), optionally loaded from a local file."""
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown model '{name}' (allowed: {', '.join(MODEL_NAMES)})")
-    if name == "resnet18":
-        return build_resnet18(image_size, weights)
-    model = _BUILDERS[name](image_size)
-    if weights is not None:
-        load_weights(model, Path(weights))
-    return model
-
-
-def model_weights(params: dict, name: str) -> str | None:
-    """The local weights file params.yaml names for this model (only ResNet-18 has one)."""
-    return params.get("resnet18_weights") if name == "resnet18" else None
-
-
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Load a plain state_dict file into `model`, raising InputError naming the file on any mismatch."""
-    try:
-        model.load_state_dict(load_tensors(path))
-    except (RuntimeError, TypeError, AttributeError) as e:
-        raise InputError(f"{path}: does not fit {type(model).__name__}: {e}") from None
+Builder = Callable[[int, "str | Path | None"], "nn.Module"]  # (image_size, weights file) -> fresh model
+TargetLayer = Callable[["nn.Module"], "list[nn.Module]"]  # model -> the layers Grad-CAM weighs
+PrunableRule = Callable[["nn.Module", bool], "list[str]"]  # (model, prune_output_layer) -> parameter names
+NAME_ATTRIBUTE = "registered_model_name"  # set by build_model: the model's entry, for its prunable rule
 
 
 def output_layer_name(model: nn.Module) -> str:
     """The module producing the logit: the last linear layer registered in the model."""
+    from torch import nn
+
     linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     if not linears:
         raise ValueError(f"{type(model).__name__} has no linear output layer")
     return linears[-1]
 
 
-def prunable_parameter_names(model: nn.Module, prune_output_layer: bool = False) -> list[str]:
-    """Names of the conv and linear weights, in model order; never biases or BatchNorm.
+def conv_and_linear_weights(model: nn.Module, prune_output_layer: bool = False) -> list[str]:
+    """The default prunable rule: conv and linear weights in model order; never biases or BatchNorm.
 
     The output layer's weight is included only with `prune_output_layer`.
     """
+    from torch import nn
+
     output = output_layer_name(model)
     return [
         f"{name}.weight"
         for name, module in model.named_modules()
         if isinstance(module, (nn.Conv2d, nn.Linear)) and (prune_output_layer or name != output)
     ]
+
+
+def last_block_activation(model: nn.Module) -> list[nn.Module]:
+    """Grad-CAM target of MesoNet and CNN-5 (PAPER.md's default, the last conv block): the activation
+    of the last block of `features`, before its pooling, which keeps a map 2x (CNN-5) or 4x (MesoNet)
+    finer than the pooled output. No later layer modifies it in place."""
+    from torch import nn
+
+    activations = [m for m in model.features[-1] if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
+    return [activations[-1]]
+
+
+def last_residual_block(model: nn.Module) -> list[nn.Module]:
+    """Grad-CAM target of ResNet-18: the last block, `layer4[-1]`."""
+    return [model.layer4[-1]]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # as in params.yaml, folder names and metrics.json
+    label: str  # as in tables and figures
+    build: Builder
+    target_layer: TargetLayer
+    prunable: PrunableRule = conv_and_linear_weights
+    weights_key: str | None = None  # the params.yaml key naming a local weights file, if the model has one
+
+
+def lazy_builder(path: str, loads_weights: bool = False) -> Builder:
+    """A builder for the callable at 'module:attribute', imported on first use.
+
+    It is called as `attribute(image_size)` and a weights file is then loaded strictly (`load_weights`),
+    or, with `loads_weights`, as `attribute(image_size, weights)` (it loads its own file).
+    """
+    module, _, attribute = path.partition(":")
+
+    def build(image_size: int, weights: str | Path | None = None) -> nn.Module:
+        make = getattr(importlib.import_module(module), attribute)
+        if loads_weights:
+            return make(image_size, weights)
+        model = make(image_size)
+        if weights is not None:
+            load_weights(model, Path(weights))
+        return model
+
+    build.__qualname__ = build.__name__ = f"build_{attribute}"
+    return build
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec | None:
+    """Add `spec` (replacing an entry of the same name); return the entry it replaced, if any."""
+    previous = _REGISTRY.get(spec.name)
+    _REGISTRY[spec.name] = spec
+    return previous
+
+
+@contextlib.contextmanager
+def registered(spec: ModelSpec) -> Iterator[ModelSpec]:
+    """`spec` registered for the duration of the block; afterwards the registry is as before."""
+    previous = register(spec)
+    try:
+        yield spec
+    finally:
+        if previous is None:
+            del _REGISTRY[spec.name]
+        else:
+            _REGISTRY[spec.name] = previous
+
+
+for _spec in (  # the study's models, in report order
+    ModelSpec("mesonet", "MesoNet", lazy_builder("deepfake_lth.models.mesonet:MesoNet"), last_block_activation),
+    ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_activation),
+    ModelSpec("resnet18", "ResNet-18", lazy_builder("deepfake_lth.models.resnet18:build_resnet18", loads_weights=True),
+              last_residual_block, weights_key="resnet18_weights"),
+):
+    register(_spec)
+MODEL_NAMES = tuple(_REGISTRY)  # the built-in models; model_names() includes later registrations
+
+
+def model_names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def model_spec(name: str) -> ModelSpec:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model '{name}' (allowed: {', '.join(_REGISTRY)})")
+    return _REGISTRY[name]
+
+
+def model_label(name: str) -> str:
+    """The display name of a registered model; an unknown name stands for itself."""
+    return _REGISTRY[name].label if name in _REGISTRY else name
+
+
+def build_model(name: str, image_size: int, weights: str | Path | None = None) -> nn.Module:
+    """A fresh model drawn from torch's global RNG (seed it first), optionally loaded from a local file."""
+    model = model_spec(name).build(image_size, weights)
+    setattr(model, NAME_ATTRIBUTE, name)  # a plain attribute: not a parameter, not in the state_dict
+    return model
+
+
+def model_weights(params: dict, name: str) -> str | None:
+    """The local weights file params.yaml names for this model (None when its entry has no such key)."""
+    key = model_spec(name).weights_key
+    return params.get(key) if key else None
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load a plain state_dict file into `model`, raising InputError naming the file on any mismatch."""
+    from deepfake_lth.errors import InputError
+    from deepfake_lth.io import load_tensors
+
+    try:
+        model.load_state_dict(load_tensors(path))
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise InputError(f"{path}: does not fit {type(model).__name__}: {e}") from None
+
+
+def prunable_parameter_names(model: nn.Module, prune_output_layer: bool = False) -> list[str]:
+    """The prunable tensors by the rule of the model's entry (a model not from build_model: the default
+    rule, conv and linear weights without the output layer unless `prune_output_layer`)."""
+    name = getattr(model, NAME_ATTRIBUTE, None)
+    rule = _REGISTRY[name].prunable if name in _REGISTRY else conv_and_linear_weights
+    return rule(model, prune_output_layer)
 
 
 def count_parameters(model: nn.Module, names: list[str] | None = None) -> int:
@@ -79,9 +186,11 @@ def count_parameters(model: nn.Module, names: list[str] | None = None) -> int:
 
 def parameter_table(params: dict) -> pd.DataFrame:
     """One row per registered model at the configured face size: total and prunable parameters."""
+    import pandas as pd
+
     size = params["faces"]["image_size"]
     rows = []
-    for name in MODEL_NAMES:
+    for name in model_names():
         model = build_model(name, size)
         prunable = prunable_parameter_names(model, params["pruning"]["prune_output_layer"])
         rows.append({

@@ -9,13 +9,14 @@ import pandas as pd
 
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, atomic_path
+from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import figures as plots
 from deepfake_lth.report import paper
 from deepfake_lth.report.collect import collect_gradcam, collect_metrics
 from deepfake_lth.report.document import render_report
 from deepfake_lth.report.formats import write_table
 from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
-from deepfake_lth.report.summary import in_domain, model_label, ordered, sort_rows
+from deepfake_lth.report.summary import in_domain, ordered, sort_rows
 from deepfake_lth.report.tables import build_tables
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from deepfake_lth.config import level_nearest, sparsity_at_level  # noqa: E402
 from deepfake_lth.lottery.methods import LEVEL_METHODS, PRUNING_METHODS, method_label  # noqa: E402
+from deepfake_lth.models.registry import model_label  # noqa: E402
 from deepfake_lth.report.summary import (  # noqa: E402
     in_domain,
-    model_label,
     ordered,
     summarize_over_seeds,
     transferred,

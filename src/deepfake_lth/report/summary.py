@@ -6,12 +6,6 @@ import pandas as pd
 
 from deepfake_lth.lottery.methods import METHOD_ORDER
 
-MODEL_LABELS = {"mesonet": "MesoNet", "cnn5": "CNN-5", "resnet18": "ResNet-18"}
-
-
-def model_label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
-
 
 def in_domain(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of models trained and tested on the same dataset (train and prune stages)."""

@@ -12,13 +12,13 @@ import pandas as pd
 
 from deepfake_lth.config import level_nearest
 from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS, method_label
+from deepfake_lth.models.registry import model_label
 from deepfake_lth.paths import level_name
 from deepfake_lth.report import paper
 from deepfake_lth.report.formats import Table, count, mean_pm_std, number, signed
 from deepfake_lth.report.roles import Roles
 from deepfake_lth.report.summary import (
     in_domain,
-    model_label,
     ordered,
     sort_rows,
     summarize_over_seeds,
