@@ -19,6 +19,7 @@ from matplotlib.ticker import PercentFormatter  # noqa: E402
 from deepfake_lth.config import level_nearest, sparsity_at_level  # noqa: E402
 from deepfake_lth.lottery.methods import LEVEL_METHODS, PRUNING_METHODS, method_label  # noqa: E402
 from deepfake_lth.models.registry import model_label  # noqa: E402
+from deepfake_lth.report.cells import weights_short  # noqa: E402
 from deepfake_lth.report.summary import (  # noqa: E402
     in_domain,
     ordered,
@@ -127,7 +128,7 @@ def _teaser_panel(ax, summary, models, method) -> None:
             ax.bar(k + offset, mean, width, color=color, label=label if k == 0 else None,
                    yerr=None if np.isnan(std) else std, capsize=3)
             ax.text(k + offset, mean + (0 if np.isnan(std) else std) + 1, f"{mean:.1f}", ha="center", va="bottom", fontsize=8)
-            note = _weights(row["remaining_weights"])
+            note = weights_short(row["remaining_weights"])
             if which != "dense":
                 note += f"\n{row['sparsity_pct_mean']:.0f}% pruned"
             ax.text(k + offset, 2, note, ha="center", va="bottom", fontsize=7, rotation=90, color="white")
@@ -220,16 +221,6 @@ def _ticket_method(rows: pd.DataFrame, params: dict) -> str | None:
     present = set(rows["method"])
     preferred = [params["pruning"]["controls"]["ticket"], *PRUNING_METHODS]
     return next((m for m in preferred if m in present), None)
-
-
-def _weights(value: float) -> str:
-    if value is None or np.isnan(value):
-        return ""
-    if value >= 1e6:
-        return f"{value / 1e6:.2f}M weights"
-    if value >= 1e3:
-        return f"{value / 1e3:.1f}k weights"
-    return f"{int(value)} weights"
 
 
 def reproducible_metadata(fmt: str) -> dict:

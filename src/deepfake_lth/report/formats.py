@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,37 +27,6 @@ class Table:
     title: str
     numbers: pd.DataFrame
     display: pd.DataFrame
-
-
-def mean_pm_std(mean: float, std: float, digits: int = 2) -> str:
-    """'91.41 ± 0.32'; the mean alone when std is undefined (one seed); '–' when there is no mean."""
-    if mean is None or _isnan(mean):
-        return "–"
-    if std is None or _isnan(std):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def number(value: float, digits: int = 2) -> str:
-    if value is None or _isnan(value):
-        return "–"
-    return f"{value:.{digits}f}"
-
-
-def signed(value: float, digits: int = 2) -> str:
-    if value is None or _isnan(value):
-        return "–"
-    return f"{value:+.{digits}f}"
-
-
-def count(value: float) -> str:
-    if value is None or _isnan(value):
-        return "–"
-    return f"{int(round(value)):,}"
-
-
-def _isnan(value) -> bool:
-    return isinstance(value, float) and math.isnan(value)
 
 
 def to_markdown(display: pd.DataFrame) -> str:

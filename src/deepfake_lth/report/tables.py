@@ -10,12 +10,15 @@ import math
 
 import pandas as pd
 
-from deepfake_lth.config import level_nearest
 from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS, method_label
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.paths import level_name
 from deepfake_lth.report import paper
-from deepfake_lth.report.formats import Table, count, mean_pm_std, number, signed
+from deepfake_lth.report.cells import (
+    as_float, count, is_missing, mean_pm_std, number, pm_column, signed, sparsity_range,
+)
+from deepfake_lth.report.compare import paper_comparison_table
+from deepfake_lth.report.formats import Table
 from deepfake_lth.report.roles import Roles
 from deepfake_lth.report.summary import (
     in_domain,
@@ -26,11 +29,6 @@ from deepfake_lth.report.summary import (
 )
 
 NAN = math.nan
-QUANTITY_LABELS = {
-    "test_accuracy_pct": "test accuracy %",
-    "remaining_weights": "weights left",
-    "total_parameters_millions": "parameters",
-}
 ACCURACY = ("test_accuracy_pct_mean", "test_accuracy_pct_std")
 
 
@@ -48,7 +46,7 @@ def accuracy_table(frame: pd.DataFrame, params: dict) -> Table:
         "method": numbers["method"].map(method_label),
         "level": numbers["level"],
         "sparsity % (measured)": numbers["sparsity_pct_mean"].map(lambda v: number(v, 1)),
-        "accuracy %": _pm(numbers, "test_accuracy_pct"),
+        "accuracy %": pm_column(numbers, "test_accuracy_pct"),
         "AUC": [mean_pm_std(m, s, 3) for m, s in zip(numbers["test_auc_mean"], numbers["test_auc_std"])],
         "seeds": numbers["n_seeds"],
     })
@@ -72,10 +70,10 @@ def imp_vs_oneshot_table(frame: pd.DataFrame, params: dict) -> Table | None:
         "dataset": numbers["dataset"],
         "model": numbers["model"].map(model_label),
         "level": numbers["level"],
-        "sparsity % (measured)": _sparsity_range(numbers, methods),
+        "sparsity % (measured)": sparsity_range(numbers, methods),
     })
     for method in methods:
-        display[f"{method_label(method)} %"] = _pm(numbers, f"{method}_test_accuracy_pct")
+        display[f"{method_label(method)} %"] = pm_column(numbers, f"{method}_test_accuracy_pct")
     for imp in IMP_METHODS:
         column = f"{imp}_minus_oneshot_pct"
         if column in numbers:
@@ -106,11 +104,11 @@ def controls_table(frame: pd.DataFrame, params: dict) -> Table | None:
         "dataset": numbers["dataset"],
         "model": numbers["model"].map(model_label),
         "level": numbers["level"],
-        "sparsity % (measured)": _sparsity_range(numbers, methods),
-        f"ticket ({method_label(ticket)}) %": _pm(numbers, f"{ticket}_test_accuracy_pct"),
+        "sparsity % (measured)": sparsity_range(numbers, methods),
+        f"ticket ({method_label(ticket)}) %": pm_column(numbers, f"{ticket}_test_accuracy_pct"),
     })
     for control in controls:
-        display[f"{method_label(control)} %"] = _pm(numbers, f"{control}_test_accuracy_pct")
+        display[f"{method_label(control)} %"] = pm_column(numbers, f"{control}_test_accuracy_pct")
         display[f"Δ {method_label(control).removesuffix(' (control)')} − ticket"] = numbers[f"{control}_minus_ticket_pct"].map(signed)
     return Table("table3_controls", f"Controls against the ticket ({method_label(ticket)}) at their levels (test accuracy %)", numbers, display)
 
@@ -143,7 +141,7 @@ def _transfer_table(frame, moved, source, target, params) -> Table:
     display = pd.DataFrame({"model": [model_label(m) for m in models]})
     numbers["dense_test_accuracy_pct_mean"] = [_get(dense, m, ACCURACY[0]) for m in models]
     numbers["dense_test_accuracy_pct_std"] = [_get(dense, m, ACCURACY[1]) for m in models]
-    display[f"dense ({target}) %"] = _pm(numbers, "dense_test_accuracy_pct")
+    display[f"dense ({target}) %"] = pm_column(numbers, "dense_test_accuracy_pct")
     for level in levels:
         for method in methods:
             hits = summary[(summary["method"] == method) & (summary["level"] == level)].set_index("model")
@@ -154,101 +152,9 @@ def _transfer_table(frame, moved, source, target, params) -> Table:
             numbers[f"{prefix}_test_accuracy_pct_mean"] = [_get(hits, m, ACCURACY[0]) for m in models]
             numbers[f"{prefix}_test_accuracy_pct_std"] = [_get(hits, m, ACCURACY[1]) for m in models]
             label = f"{method_label(method)} L{level} ({hits['sparsity_pct_mean'].mean():.1f}%)"
-            display[label] = _pm(numbers, f"{prefix}_test_accuracy_pct")
+            display[label] = pm_column(numbers, f"{prefix}_test_accuracy_pct")
     title = f"Tickets found on {source} trained and tested on {target} (test accuracy %; cf. the paper's Table I)"
     return Table(f"table4_transfer_{source}__to__{target}", title, numbers, display)
-
-
-def paper_comparison_table(frame: pd.DataFrame, params: dict, roles: Roles) -> Table:
-    """Table 5: the paper's numbers (report.paper) beside ours, matched by dataset role, with the difference."""
-    models = ordered(set(frame["model"]) | set(params.get("models", [])), list(params.get("models", [])))
-    rows = [_compare(number_, frame, params, roles) for number_ in paper.PAPER_NUMBERS if number_.model in models]
-    rows += [_compare_size(model, frame, roles) for model in models if model in paper.STATED_PARAMETERS_MILLIONS]
-    numbers = pd.DataFrame(rows)
-    display = pd.DataFrame({
-        "setting": numbers["setting"],
-        "our data": numbers["dataset"].fillna("not configured"),
-        "model": numbers["model"].map(model_label),
-        "method (ours)": numbers["method"].map(method_label),
-        "paper sparsity %": numbers["paper_sparsity_pct"].map(lambda v: number(v, 0)),
-        "our sparsity %": numbers["sparsity_pct"].map(lambda v: number(v, 1)),
-        "quantity": numbers["quantity"].map(QUANTITY_LABELS),
-        "paper": [_quantity(q, v) for q, v in zip(numbers["quantity"], numbers["paper"])],
-        "ours": [
-            _quantity(q, m, s) if not _nan(m) else "not run"
-            for q, m, s in zip(numbers["quantity"], numbers["ours_mean"], numbers["ours_std"])
-        ],
-        "ours − paper": [_quantity_signed(q, d) for q, d in zip(numbers["quantity"], numbers["difference"])],
-        "source": numbers["source"],
-    })
-    return Table("table5_paper_comparison", "The paper's numbers beside ours (ours: mean ± std over seeds)", numbers, display)
-
-
-def _compare(number_: paper.PaperNumber, frame, params, roles: Roles) -> dict:
-    source, target = roles.dataset(paper.OPENFORENSIC), roles.dataset(paper.FFPP)
-    if number_.setting == "transfer":
-        dataset = None if source is None or target is None else f"{source} → {target}"
-    else:
-        dataset = roles.dataset(number_.role)
-    level = 0 if number_.method == "dense" else level_nearest(params, number_.sparsity)
-    rows = _our_rows(frame, number_, source, target, level)
-    method = number_.method if rows.empty else rows["method"].iloc[0]
-    if method == "imp":
-        method = IMP_METHODS[0]
-    if number_.quantity == "remaining_weights":
-        values = rows["remaining_weights"]
-    else:
-        values = rows["test_accuracy"] * 100.0
-    mean = values.mean() if len(values) else NAN
-    return {
-        "setting": f"{number_.setting.replace('_', '-')} ({_role_name(number_.role)} role)",
-        "paper_role": number_.role,
-        "dataset": dataset,
-        "model": number_.model,
-        "method": method,
-        "level": level,
-        "paper_sparsity_pct": number_.sparsity * 100.0,
-        "sparsity_pct": rows["sparsity"].mean() * 100.0 if len(rows) else NAN,
-        "quantity": number_.quantity,
-        "paper": number_.value,
-        "ours_mean": mean,
-        "ours_std": values.std() if len(values) > 1 else NAN,
-        "n_seeds": int(rows["seed"].nunique()),
-        "difference": mean - number_.value,
-        "source": number_.where,
-    }
-
-
-def _our_rows(frame, number_: paper.PaperNumber, source, target, level) -> pd.DataFrame:
-    """Our metrics rows that correspond to one paper number (empty when we have none)."""
-    own = in_domain(frame)
-    if number_.setting == "transfer" and number_.method != "dense":
-        cells = transferred(frame)
-        cells = cells[(cells["source_dataset"] == source) & (cells["dataset"] == target)]
-        candidates = list(IMP_METHODS) if number_.method == "imp" else [number_.method]
-        for method in candidates:  # Table I's "IMP" does not say which scope: the first we ran
-            hits = cells[(cells["model"] == number_.model) & (cells["method"] == method) & (cells["level"] == level)]
-            if not hits.empty:
-                return hits
-        return cells.iloc[0:0]
-    dataset = target if number_.setting == "transfer" else (source if number_.role == paper.OPENFORENSIC else target)
-    return own[(own["dataset"] == dataset) & (own["model"] == number_.model)
-               & (own["method"] == number_.method) & (own["level"] == level)]
-
-
-def _compare_size(model: str, frame, roles: Roles) -> dict:
-    dense = in_domain(frame)[lambda f: (f["model"] == model) & (f["method"] == "dense")]
-    preferred = dense[dense["dataset"] == roles.dataset(paper.OPENFORENSIC)]
-    dense = preferred if not preferred.empty else dense
-    mean = dense["total_parameters"].mean() / 1e6 if len(dense) else NAN
-    stated = paper.STATED_PARAMETERS_MILLIONS[model]
-    return {
-        "setting": "model size", "paper_role": None,
-        "dataset": dense["dataset"].iloc[0] if len(dense) else None,
-        "model": model, "method": "dense", "level": 0, "paper_sparsity_pct": 0.0, "sparsity_pct": NAN,
-        "quantity": "total_parameters_millions", "paper": stated, "ours_mean": mean, "ours_std": NAN,
-        "n_seeds": int(dense["seed"].nunique()), "difference": mean - stated, "source": "Sec. III text",
-    }
 
 
 def parameter_table(frame: pd.DataFrame, params: dict) -> Table:
@@ -269,7 +175,7 @@ def parameter_table(frame: pd.DataFrame, params: dict) -> Table:
         "prunable weights": numbers["prunable_weights"].map(count),
         "remaining weights": numbers["remaining_weights"].map(count),
         "sparsity % (measured)": numbers["sparsity_pct_mean"].map(lambda v: number(v, 1)),
-        "paper (stated)": numbers["paper_stated_parameters_millions"].map(lambda v: "" if _nan(v) else f"{v}M"),
+        "paper (stated)": numbers["paper_stated_parameters_millions"].map(lambda v: "" if is_missing(v) else f"{v}M"),
     })
     return Table("table6_parameters", "Parameter counts measured from the checkpoints (means over seeds)", numbers, display)
 
@@ -287,7 +193,7 @@ def gradcam_table(records: list[dict], params: dict) -> Table | None:
                 "n_images": len(record.get("images", [])),
                 "mean_map_change_frobenius": level["mean_map_change_frobenius"],
                 "mean_map_change_rms": level["mean_map_change_rms"],
-                "mean_spearman": _float(level["mean_spearman"]),
+                "mean_spearman": as_float(level["mean_spearman"]),
                 "sample_accuracy_pct": level["sample_accuracy"] * 100.0,
             })
     numbers = sort_rows(pd.DataFrame(rows), params)
@@ -339,42 +245,3 @@ def _get(indexed: pd.DataFrame, key, column: str) -> float:
     if key not in indexed.index:
         return NAN
     return float(indexed.loc[key, column])
-
-
-def _pm(numbers: pd.DataFrame, prefix: str) -> list[str]:
-    return [mean_pm_std(m, s) for m, s in zip(numbers[f"{prefix}_mean"], numbers[f"{prefix}_std"])]
-
-
-def _sparsity_range(numbers: pd.DataFrame, methods: list[str]) -> list[str]:
-    """Measured sparsity of the methods in a row: one value, or 'low–high' when they differ."""
-    values = numbers[[f"{m}_sparsity_pct" for m in methods]]
-    cells = []
-    for low, high in zip(values.min(axis=1), values.max(axis=1)):
-        cells.append(number(low, 1) if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}–{high:.1f}")
-    return cells
-
-
-def _quantity(quantity: str, value: float, std: float = NAN) -> str:
-    if quantity == "remaining_weights":
-        return count(value)
-    if quantity == "total_parameters_millions":
-        return number(value, 3) + "M"
-    return mean_pm_std(value, std)
-
-
-def _quantity_signed(quantity: str, value: float) -> str:
-    if quantity == "remaining_weights":
-        return "–" if _nan(value) else f"{int(round(value)):+,}"
-    return signed(value, 3 if quantity == "total_parameters_millions" else 2)
-
-
-def _role_name(role: str) -> str:
-    return {paper.OPENFORENSIC: "OpenForensic", paper.FFPP: "FF++"}.get(role, role)
-
-
-def _float(value) -> float:
-    return NAN if value is None else float(value)
-
-
-def _nan(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))

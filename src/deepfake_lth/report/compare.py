@@ -1,0 +1,134 @@
+"""Table 5: the paper's numbers (report.paper) beside ours, each matched to our runs by dataset role,
+setting, model, method and the level nearest the paper's sparsity."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from deepfake_lth.config import level_nearest
+from deepfake_lth.lottery.methods import IMP_METHODS, method_label
+from deepfake_lth.models.registry import model_label
+from deepfake_lth.report import paper
+from deepfake_lth.report.cells import count, is_missing, mean_pm_std, number, signed
+from deepfake_lth.report.formats import Table
+from deepfake_lth.report.roles import Roles
+from deepfake_lth.report.summary import in_domain, ordered, transferred
+
+NAN = math.nan
+QUANTITY_LABELS = {
+    "test_accuracy_pct": "test accuracy %",
+    "remaining_weights": "weights left",
+    "total_parameters_millions": "parameters",
+}
+
+
+def paper_comparison_table(frame: pd.DataFrame, params: dict, roles: Roles) -> Table:
+    """Table 5: the paper's numbers (report.paper) beside ours, matched by dataset role, with the difference."""
+    models = ordered(set(frame["model"]) | set(params.get("models", [])), list(params.get("models", [])))
+    rows = [_compare(number_, frame, params, roles) for number_ in paper.PAPER_NUMBERS if number_.model in models]
+    rows += [_compare_size(model, frame, roles) for model in models if model in paper.STATED_PARAMETERS_MILLIONS]
+    numbers = pd.DataFrame(rows)
+    display = pd.DataFrame({
+        "setting": numbers["setting"],
+        "our data": numbers["dataset"].fillna("not configured"),
+        "model": numbers["model"].map(model_label),
+        "method (ours)": numbers["method"].map(method_label),
+        "paper sparsity %": numbers["paper_sparsity_pct"].map(lambda v: number(v, 0)),
+        "our sparsity %": numbers["sparsity_pct"].map(lambda v: number(v, 1)),
+        "quantity": numbers["quantity"].map(QUANTITY_LABELS),
+        "paper": [_quantity(q, v) for q, v in zip(numbers["quantity"], numbers["paper"])],
+        "ours": [
+            _quantity(q, m, s) if not is_missing(m) else "not run"
+            for q, m, s in zip(numbers["quantity"], numbers["ours_mean"], numbers["ours_std"])
+        ],
+        "ours − paper": [_quantity_signed(q, d) for q, d in zip(numbers["quantity"], numbers["difference"])],
+        "source": numbers["source"],
+    })
+    return Table("table5_paper_comparison", "The paper's numbers beside ours (ours: mean ± std over seeds)", numbers, display)
+
+
+def _compare(number_: paper.PaperNumber, frame, params, roles: Roles) -> dict:
+    source, target = roles.dataset(paper.OPENFORENSIC), roles.dataset(paper.FFPP)
+    if number_.setting == "transfer":
+        dataset = None if source is None or target is None else f"{source} → {target}"
+    else:
+        dataset = roles.dataset(number_.role)
+    level = 0 if number_.method == "dense" else level_nearest(params, number_.sparsity)
+    rows = _our_rows(frame, number_, source, target, level)
+    method = number_.method if rows.empty else rows["method"].iloc[0]
+    if method == "imp":
+        method = IMP_METHODS[0]
+    if number_.quantity == "remaining_weights":
+        values = rows["remaining_weights"]
+    else:
+        values = rows["test_accuracy"] * 100.0
+    mean = values.mean() if len(values) else NAN
+    return {
+        "setting": f"{number_.setting.replace('_', '-')} ({_role_name(number_.role)} role)",
+        "paper_role": number_.role,
+        "dataset": dataset,
+        "model": number_.model,
+        "method": method,
+        "level": level,
+        "paper_sparsity_pct": number_.sparsity * 100.0,
+        "sparsity_pct": rows["sparsity"].mean() * 100.0 if len(rows) else NAN,
+        "quantity": number_.quantity,
+        "paper": number_.value,
+        "ours_mean": mean,
+        "ours_std": values.std() if len(values) > 1 else NAN,
+        "n_seeds": int(rows["seed"].nunique()),
+        "difference": mean - number_.value,
+        "source": number_.where,
+    }
+
+
+def _our_rows(frame, number_: paper.PaperNumber, source, target, level) -> pd.DataFrame:
+    """Our metrics rows that correspond to one paper number (empty when we have none)."""
+    own = in_domain(frame)
+    if number_.setting == "transfer" and number_.method != "dense":
+        cells = transferred(frame)
+        cells = cells[(cells["source_dataset"] == source) & (cells["dataset"] == target)]
+        candidates = list(IMP_METHODS) if number_.method == "imp" else [number_.method]
+        for method in candidates:  # Table I's "IMP" does not say which scope: the first we ran
+            hits = cells[(cells["model"] == number_.model) & (cells["method"] == method) & (cells["level"] == level)]
+            if not hits.empty:
+                return hits
+        return cells.iloc[0:0]
+    dataset = target if number_.setting == "transfer" else (source if number_.role == paper.OPENFORENSIC else target)
+    return own[(own["dataset"] == dataset) & (own["model"] == number_.model)
+               & (own["method"] == number_.method) & (own["level"] == level)]
+
+
+def _compare_size(model: str, frame, roles: Roles) -> dict:
+    dense = in_domain(frame)[lambda f: (f["model"] == model) & (f["method"] == "dense")]
+    preferred = dense[dense["dataset"] == roles.dataset(paper.OPENFORENSIC)]
+    dense = preferred if not preferred.empty else dense
+    mean = dense["total_parameters"].mean() / 1e6 if len(dense) else NAN
+    stated = paper.STATED_PARAMETERS_MILLIONS[model]
+    return {
+        "setting": "model size", "paper_role": None,
+        "dataset": dense["dataset"].iloc[0] if len(dense) else None,
+        "model": model, "method": "dense", "level": 0, "paper_sparsity_pct": 0.0, "sparsity_pct": NAN,
+        "quantity": "total_parameters_millions", "paper": stated, "ours_mean": mean, "ours_std": NAN,
+        "n_seeds": int(dense["seed"].nunique()), "difference": mean - stated, "source": "Sec. III text",
+    }
+
+
+def _quantity(quantity: str, value: float, std: float = NAN) -> str:
+    if quantity == "remaining_weights":
+        return count(value)
+    if quantity == "total_parameters_millions":
+        return number(value, 3) + "M"
+    return mean_pm_std(value, std)
+
+
+def _quantity_signed(quantity: str, value: float) -> str:
+    if quantity == "remaining_weights":
+        return count(value, sign=True)
+    return signed(value, 3 if quantity == "total_parameters_millions" else 2)
+
+
+def _role_name(role: str) -> str:
+    return {paper.OPENFORENSIC: "OpenForensic", paper.FFPP: "FF++"}.get(role, role)
