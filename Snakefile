@@ -18,4 +18,4 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        f"{RESULTS}/report.md",
+        stages.output_patterns(PARAMS, "report")["report"],

@@ -148,7 +148,7 @@ def test_a_missing_face_store_is_an_input_error_naming_it(tmp_path):
 
 def test_batchnorm_recalibration_sets_exact_means_and_changes_no_weight(tmp_path):
     params = make_params(tmp_path)
-    splits = load_face_splits(params, "tiny")
+    splits = load_face_splits(paths.face_store_dir(params, "tiny"), params["normalization"])
     model = torch.nn.Sequential(torch.nn.BatchNorm2d(3), torch.nn.Dropout(0.9), torch.nn.BatchNorm2d(3))
     weights = {k: v.clone() for k, v in model.named_parameters()}
     loader = make_loader(splits.train, 8, 0, 0, torch.device("cpu"))  # 40 faces: five equal batches
@@ -171,7 +171,7 @@ def test_recalibration_changes_what_validation_sees_and_is_recorded(tmp_path):
     final = load_tensors(paths.dense_dir(params, "tiny", "cnn5", 0) / "final.pt")
     model = build_model("cnn5", 32)
     model.load_state_dict(final)
-    splits = load_face_splits(params, "tiny")
+    splits = load_face_splits(paths.face_store_dir(params, "tiny"), params["normalization"])
     recalibrate_batchnorm(model, make_loader(splits.train, 16, 0, 0, torch.device("cpu")), torch.device("cpu"))
     for name in ("running_mean", "running_var"):
         assert torch.allclose(model.state_dict()[f"features.2.1.{name}"], final[f"features.2.1.{name}"], atol=1e-5)

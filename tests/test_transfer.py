@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deepfake_lth import paths
+from deepfake_lth import paths, stages
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import load_tensors, read_json
 from deepfake_lth.lottery.runner import run_level
@@ -44,7 +44,7 @@ def test_transfer_trains_the_source_mask_on_the_target_into_its_own_folder(param
 
 def test_the_ticket_starts_from_the_source_theta0(params):
     net = new_model(params, MODEL, 32, SEED)
-    mask, start = source_ticket(params, "src", MODEL, SEED, "imp_global", 2, net)
+    mask, start = source_ticket(params, stages.transfer_job(params, "src", "dst", MODEL, SEED, "imp_global", 2), net)
     init = load_tensors(paths.dense_dir(params, "src", MODEL, SEED) / "init.pt")
     for name, value in start.items():
         keep = mask.get(name, torch.ones_like(value, dtype=torch.bool))

@@ -1,10 +1,24 @@
-"""Where every stage's files live. A test pins these names: moving them orphans old results."""
+"""Where every stage's files live. A test pins these names: moving them orphans old results.
+
+Every function also takes wildcard names ("{dataset}", "{level}") in place of values, which gives
+the Snakemake rules their output patterns from this one layout.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 SPLITS = ("train", "validation", "test")
+# The files of one run's folder, by the name the stage table gives each.
+DENSE_FILES = {"init": "init.pt", "rewind": "rewind.pt", "final": "final.pt", "metrics": "metrics.json",
+               "history": "history.csv"}
+LEVEL_FILES = {"mask": "mask.pt", "final": "final.pt", "metrics": "metrics.json", "history": "history.csv"}
+GRADCAM_FILES = {"record": "gradcam.json", "png": "gradcam.png", "pdf": "gradcam.pdf"}
+
+
+def raw_dir(params: dict, dataset: str) -> Path:
+    """data/raw/<dataset>/: where a synthetic demo dataset is generated."""
+    return Path(params["paths"]["raw"]) / dataset
 
 
 def face_store_dir(params: dict, dataset: str) -> Path:
@@ -12,25 +26,26 @@ def face_store_dir(params: dict, dataset: str) -> Path:
     return Path(params["paths"]["faces"]) / dataset
 
 
-def run_dir(params: dict, dataset: str, model: str, seed: int) -> Path:
+def run_dir(params: dict, dataset: str, model: str, seed: int | str) -> Path:
     return Path(params["paths"]["results"]) / "runs" / dataset / model / f"seed_{seed}"
 
 
-def dense_dir(params: dict, dataset: str, model: str, seed: int) -> Path:
+def dense_dir(params: dict, dataset: str, model: str, seed: int | str) -> Path:
     """init.pt (θ0), rewind.pt (θk), final.pt, metrics.json, history.csv."""
     return run_dir(params, dataset, model, seed) / "dense"
 
 
-def level_name(level: int) -> str:
-    return f"level_{level:02d}"
+def level_name(level: int | str) -> str:
+    return f"level_{level}" if isinstance(level, str) else f"level_{int(level):02d}"
 
 
-def level_dir(params: dict, dataset: str, model: str, seed: int, method: str, level: int) -> Path:
-    """mask.pt, final.pt, metrics.json of one pruning level of one method."""
+def level_dir(params: dict, dataset: str, model: str, seed: int | str, method: str, level: int | str) -> Path:
+    """mask.pt, final.pt, metrics.json, history.csv of one pruning level of one method."""
     return run_dir(params, dataset, model, seed) / method / level_name(level)
 
 
-def transfer_dir(params: dict, source: str, target: str, model: str, seed: int, method: str, level: int) -> Path:
+def transfer_dir(params: dict, source: str, target: str, model: str, seed: int | str, method: str,
+                 level: int | str) -> Path:
     return (
         Path(params["paths"]["results"]) / "transfer" / f"{source}__to__{target}" / model
         / f"seed_{seed}" / method / level_name(level)

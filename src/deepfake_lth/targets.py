@@ -1,88 +1,44 @@
-"""Every file target the study consists of, derived from params: one list for Snakemake and DVC alike."""
+"""The study's file targets by kind: views of the stage table (stages.py), never a second description."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deepfake_lth.config import enabled_datasets, levels_nearest, pruning_levels
-from deepfake_lth.paths import dense_dir, face_store_dir, gradcam_dir, level_dir, transfer_dir
+from deepfake_lth import stages
+from deepfake_lth.stages import (  # noqa: F401 (the study's shape, for callers of this module)
+    control_levels, gradcam_levels, synthetic_datasets, transfer_levels, transfer_pairs,
+)
 
-CONTROL_METHODS = ("reinit", "random_mask")
+LEVEL_RULES = ("prune_imp", "prune_oneshot")
 
 
-def synthetic_datasets(params: dict) -> list[str]:
-    return [d for d in enabled_datasets(params) if params["datasets"][d]["adapter"] == "synthetic"]
+def _outputs(params: dict, rules: tuple[str, ...], name: str) -> list[Path]:
+    return [job.outputs[name] for job in stages.study(params) if job.rule in rules]
 
 
 def face_stores(params: dict) -> list[Path]:
-    return [face_store_dir(params, d) for d in enabled_datasets(params)]
-
-
-def _runs(params: dict):
-    for dataset in enabled_datasets(params):
-        for model in params["models"]:
-            for seed in params["seeds"]:
-                yield dataset, model, seed
+    return _outputs(params, ("faces",), "store")
 
 
 def dense_metrics(params: dict) -> list[Path]:
-    return [dense_dir(params, *run) / "metrics.json" for run in _runs(params)]
+    return _outputs(params, ("train",), "metrics")
 
 
 def level_metrics(params: dict) -> list[Path]:
     """IMP and one-shot levels 1..L of every configured method."""
-    return [
-        level_dir(params, *run, method, level) / "metrics.json"
-        for run in _runs(params)
-        for method in params["pruning"]["methods"]
-        for level in pruning_levels(params)
-    ]
-
-
-def control_levels(params: dict) -> list[int]:
-    return levels_nearest(params, params["pruning"]["controls"]["sparsities"])
+    return _outputs(params, LEVEL_RULES, "metrics")
 
 
 def control_metrics(params: dict) -> list[Path]:
-    return [
-        level_dir(params, *run, method, level) / "metrics.json"
-        for run in _runs(params)
-        for method in params["pruning"]["controls"]["methods"]
-        for level in control_levels(params)
-    ]
-
-
-def transfer_levels(params: dict) -> list[int]:
-    return levels_nearest(params, params["transfer"]["sparsities"])
-
-
-def transfer_pairs(params: dict) -> list[tuple[str, str]]:
-    enabled = set(enabled_datasets(params))
-    return [(s, t) for s, t in params["transfer"]["pairs"] if s in enabled and t in enabled]
+    return _outputs(params, ("prune_control",), "metrics")
 
 
 def transfer_metrics(params: dict) -> list[Path]:
-    return [
-        transfer_dir(params, source, target, model, seed, method, level) / "metrics.json"
-        for source, target in transfer_pairs(params)
-        for model in params["models"]
-        for seed in params["seeds"]
-        for method in params["transfer"]["methods"]
-        for level in transfer_levels(params)
-    ]
-
-
-def gradcam_levels(params: dict) -> list[int]:
-    return levels_nearest(params, params["gradcam"]["sparsities"])
+    return _outputs(params, ("transfer",), "metrics")
 
 
 def gradcam_outputs(params: dict) -> list[Path]:
-    return [
-        gradcam_dir(params, dataset, model) / "gradcam.json"
-        for dataset in enabled_datasets(params)
-        for model in params["gradcam"]["models"]
-        if model in params["models"]
-    ]
+    return _outputs(params, ("gradcam",), "record")
 
 
 def all_metrics(params: dict) -> list[Path]:
@@ -90,4 +46,5 @@ def all_metrics(params: dict) -> list[Path]:
 
 
 def report_inputs(params: dict) -> list[Path]:
-    return all_metrics(params) + gradcam_outputs(params)
+    """Every file the report reads: the declared metrics, Grad-CAM records and grids."""
+    return stages.study(params)[-1].input_files()

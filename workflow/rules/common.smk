@@ -1,28 +1,25 @@
-# Validation of params and the helpers every rule file uses. Logic lives in the deepfake_lth package.
+# Validation of params, the stage table, and the lookups every rule makes into it. Every job's
+# inputs, command and params digest come from the table (deepfake_lth.stages), and every output
+# pattern from the same functions with wildcard names: no path or dependency is written here.
 import hashlib
-import json
 from pathlib import Path
 
 import yaml
 from snakemake.utils import min_version, validate
 
-from deepfake_lth import targets
+from deepfake_lth import stages
 from deepfake_lth.config import validate_params
-from deepfake_lth.paths import level_name
+from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS
 
 min_version("9.0")
 
 validate(config, "../schemas/params.schema.yaml")
 PARAMS = validate_params(config, "snakemake config")
-RAW = PARAMS["paths"]["raw"]
-FACES = PARAMS["paths"]["faces"]
+TABLE = stages.StageTable(PARAMS)
 RESULTS = PARAMS["paths"]["results"]
-RUNS = f"{RESULTS}/runs/{{dataset}}/{{model}}/seed_{{seed}}"
-DENSE = f"{RUNS}/dense"
-CHECKPOINT_FILES = ["mask.pt", "final.pt", "metrics.json"]
 
 
-def _write_resolved_params(params):
+def write_resolved_params(params):
     """Jobs read the exact config this workflow resolved (including --configfile/--config overrides),
     from a content-addressed file, so concurrent invocations with other configs cannot collide."""
     text = yaml.safe_dump(params, sort_keys=True)
@@ -35,45 +32,40 @@ def _write_resolved_params(params):
     return str(path)
 
 
-PARAMS_FILE = _write_resolved_params(PARAMS)
-CLI = f"deepfake-lth --params {PARAMS_FILE}"
+PARAMS_FILE = write_resolved_params(PARAMS)
 
 
-def _lookup(dotted):
-    value = PARAMS
-    for part in dotted.split("."):
-        value = value[part]
-    return value
+def inputs_of(rule):
+    """The named input files of the rule's job for these wildcards (use with unpack)."""
+
+    def inputs(wildcards):
+        named = TABLE.job(rule, wildcards).inputs
+        return {k: [str(p) for p in v] if isinstance(v, tuple) else str(v) for k, v in named.items()}
+
+    return inputs
 
 
-def digest(*keys):
-    """A short hash of the named (dotted) params keys. Rules carry it in `params:`, so that changing
-    one of those keys re-runs exactly the jobs that depend on it (Snakemake's params rerun trigger)."""
-    picked = {key: _lookup(key) for key in keys}
-    return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:12]
+def command_of(rule):
+    """The job's CLI command, reading the resolved params file."""
+    return lambda wildcards: TABLE.job(rule, wildcards).command(PARAMS_FILE)
 
 
-# The keys each kind of job depends on; an unrelated change (gradcam, report, device) re-runs nothing.
-TRAINING_KEYS = ("training", "normalization", "resnet18_weights", "faces.image_size")
-PRUNING_KEYS = TRAINING_KEYS + (
-    "pruning.rate", "pruning.rate_of", "pruning.rewind", "pruning.prune_output_layer", "pruning.oneshot_scope",
-)
-
-# Grad-CAM's levels are the ones nearest gradcam.sparsities under the pruning schedule.
-GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of", "pruning.levels")
+def digest_of(rule):
+    """A digest of exactly the params keys the job reads: Snakemake's params trigger re-runs it when one changes."""
+    return lambda wildcards: TABLE.job(rule, wildcards).digest
 
 
-def dataset_digest(*extra):
-    """Digest of one dataset's entry (plus extra keys), as a params function of the dataset wildcard."""
-    return lambda w: digest(f"datasets.{w.dataset}", *extra)
+def outputs_of(rule):
+    """The rule's output patterns, folders marked as directory()."""
+    patterns = stages.output_patterns(PARAMS, rule)
+    return {k: directory(v) if k in stages.FOLDER_OUTPUTS else v for k, v in patterns.items()}
 
 
-for _name in targets.synthetic_datasets(PARAMS):
-    if PARAMS["datasets"][_name]["root"] != f"{RAW}/{_name}":
-        raise ValueError(
-            f"params: key 'datasets.{_name}.root': a synthetic dataset is generated into "
-            f"'{RAW}/{_name}' (paths.raw/<name>), not '{PARAMS['datasets'][_name]['root']}'"
-        )
+def log_of(rule):
+    return str(Path(RESULTS, "logs", rule, *[f"{{{w}}}" for w in stages.OUTPUTS[rule][1]])) + ".log"
+
+
+JOB_SHELL = "export OMP_NUM_THREADS={threads}; {params.command} > {log} 2>&1"
 
 
 wildcard_constraints:

@@ -1,43 +1,41 @@
 # Raw data -> face stores. Synthetic demo datasets are generated first, in the imagefolder layout.
 
 
-def raw_root(wildcards):
-    return PARAMS["datasets"][wildcards.dataset]["root"]
-
-
 rule demo_data:
     message:
         "Generating the synthetic demo dataset {wildcards.dataset}"
     output:
-        directory(f"{RAW}/{{dataset}}"),
+        **outputs_of("demo_data"),
     wildcard_constraints:
-        dataset="|".join(targets.synthetic_datasets(PARAMS)) or "^$",
+        dataset="|".join(stages.synthetic_datasets(PARAMS)) or "^$",
     params:
-        digest=dataset_digest(),
+        command=command_of("demo_data"),
+        digest=digest_of("demo_data"),
     log:
-        f"{RESULTS}/logs/demo_data/{{dataset}}.log",
+        log_of("demo_data"),
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
     shell:
-        "{CLI} demo --dataset {wildcards.dataset} > {log} 2>&1"
+        JOB_SHELL
 
 
 rule faces:
     message:
         "Extracting faces of {wildcards.dataset}"
     input:
-        raw_root,
+        unpack(inputs_of("faces")),
     output:
-        directory(f"{FACES}/{{dataset}}"),
+        **outputs_of("faces"),
     params:
-        digest=dataset_digest("faces"),
+        command=command_of("faces"),
+        digest=digest_of("faces"),
     log:
-        f"{RESULTS}/logs/faces/{{dataset}}.log",
+        log_of("faces"),
     threads: 2
     resources:
         mem_mb=4000,
         runtime=240,
     shell:
-        "export OMP_NUM_THREADS={threads}; {CLI} faces --dataset {wildcards.dataset} > {log} 2>&1"
+        JOB_SHELL

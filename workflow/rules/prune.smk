@@ -1,117 +1,72 @@
 # Pruning levels: IMP (global, local), one-shot, and the LTH controls. One level is one job and one
 # folder; IMP level L depends only on level L-1 of the same method, so any level can be rebuilt alone.
-
-LEVEL = f"{RUNS}/{{method}}/level_{{level}}"
-
-
-def rewind_checkpoint(dataset, model, seed):
-    """The dense checkpoint a ticket is rewound to (pruning.rewind); `none` rewinds to nothing."""
-    rewind = PARAMS["pruning"]["rewind"]
-    if rewind == "none":
-        return []
-    dense = DENSE.format(dataset=dataset, model=model, seed=seed)
-    return f"{dense}/init.pt" if rewind == "init" else f"{dense}/rewind.pt"
-
-
-def rewind_weights(wildcards):
-    return rewind_checkpoint(wildcards.dataset, wildcards.model, wildcards.seed)
-
-
-def previous_level(wildcards):
-    """Level 1 is pruned from the dense model, level L from level L-1 of the same method."""
-    level = int(wildcards.level)
-    if level == 1:
-        return {"weights": DENSE.format(**wildcards) + "/final.pt"}
-    previous = LEVEL.format(**{**wildcards, "level": level_name(level - 1)[len("level_"):]})
-    return {"weights": f"{previous}/final.pt", "mask": f"{previous}/mask.pt"}
-
-
-def ticket_level(wildcards):
-    ticket = PARAMS["pruning"]["controls"]["ticket"]
-    return LEVEL.format(**{**wildcards, "method": ticket}) + "/mask.pt"
-
-
-def prune_shell(wildcards):
-    return (
-        f"--dataset {wildcards.dataset} --model {wildcards.model} --seed {wildcards.seed} "
-        f"--method {wildcards.method} --level {int(wildcards.level)}"
-    )
-
-
-PRUNE_SHELL = "export OMP_NUM_THREADS={threads}; {CLI} prune {params.args} > {log} 2>&1"
-PRUNE_LOG = f"{RESULTS}/logs/prune/{{dataset}}/{{model}}/seed_{{seed}}/{{method}}_{{level}}.log"
+# What each level reads (and the checkpoint it rewinds to) is its job's record in the stage table.
 
 
 rule prune_imp:
     message:
         "IMP {wildcards.method} level {wildcards.level}: {wildcards.model} on {wildcards.dataset} (seed {wildcards.seed})"
     input:
-        unpack(previous_level),
-        faces=f"{FACES}/{{dataset}}",
-        rewind=rewind_weights,
+        unpack(inputs_of("prune_imp")),
     output:
-        [f"{LEVEL}/{name}" for name in CHECKPOINT_FILES],
+        **outputs_of("prune_imp"),
     wildcard_constraints:
-        method="imp_global|imp_local",
+        method="|".join(IMP_METHODS),
     params:
-        args=prune_shell,
-        digest=dataset_digest(*PRUNING_KEYS),
+        command=command_of("prune_imp"),
+        digest=digest_of("prune_imp"),
     log:
-        PRUNE_LOG,
+        log_of("prune_imp"),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=720,
         gpu=1,
     shell:
-        PRUNE_SHELL
+        JOB_SHELL
 
 
 rule prune_oneshot:
     message:
         "One-shot pruning to level {wildcards.level}: {wildcards.model} on {wildcards.dataset} (seed {wildcards.seed})"
     input:
-        weights=f"{DENSE}/final.pt",
-        faces=f"{FACES}/{{dataset}}",
-        rewind=rewind_weights,
+        unpack(inputs_of("prune_oneshot")),
     output:
-        [f"{LEVEL}/{name}" for name in CHECKPOINT_FILES],
+        **outputs_of("prune_oneshot"),
     wildcard_constraints:
-        method="oneshot",
+        method="|".join(m for m in PRUNING_METHODS if m not in IMP_METHODS),
     params:
-        args=prune_shell,
-        digest=dataset_digest(*PRUNING_KEYS),
+        command=command_of("prune_oneshot"),
+        digest=digest_of("prune_oneshot"),
     log:
-        PRUNE_LOG,
+        log_of("prune_oneshot"),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=720,
         gpu=1,
     shell:
-        PRUNE_SHELL
+        JOB_SHELL
 
 
 rule prune_control:
     message:
         "Control {wildcards.method} at level {wildcards.level}: {wildcards.model} on {wildcards.dataset} (seed {wildcards.seed})"
     input:
-        ticket=ticket_level,
-        init=f"{DENSE}/init.pt",
-        faces=f"{FACES}/{{dataset}}",
+        unpack(inputs_of("prune_control")),
     output:
-        [f"{LEVEL}/{name}" for name in CHECKPOINT_FILES],
+        **outputs_of("prune_control"),
     wildcard_constraints:
-        method="reinit|random_mask",
+        method="|".join(CONTROL_METHODS),
     params:
-        args=prune_shell,
-        digest=dataset_digest(*PRUNING_KEYS, "pruning.controls.ticket"),
+        command=command_of("prune_control"),
+        digest=digest_of("prune_control"),
     log:
-        PRUNE_LOG,
+        log_of("prune_control"),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=720,
         gpu=1,
     shell:
-        PRUNE_SHELL
+        JOB_SHELL

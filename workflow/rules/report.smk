@@ -1,22 +1,21 @@
-# Tables, figures and report.md, built only from the metrics and Grad-CAM files.
+# Tables, figures and report.md, built from exactly the metrics and Grad-CAM files the study declares.
 
 
 rule report:
     message:
         "Building the tables, figures and report"
     input:
-        [str(path) for path in targets.report_inputs(PARAMS)],
+        unpack(inputs_of("report")),
     output:
-        tables=directory(f"{RESULTS}/tables"),
-        figures=directory(f"{RESULTS}/figures"),
-        report=f"{RESULTS}/report.md",
+        **outputs_of("report"),
     params:
-        digest=lambda w: digest("report", "datasets", "transfer", "pruning", "training", "seeds", "models"),
+        command=command_of("report"),
+        digest=digest_of("report"),
     log:
-        f"{RESULTS}/logs/report.log",
+        log_of("report"),
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
     shell:
-        "{CLI} report > {log} 2>&1"
+        JOB_SHELL

@@ -21,19 +21,16 @@ from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 from scipy.stats import spearmanr
 from torch import nn
 
-from deepfake_lth import __version__
-from deepfake_lth.config import levels_nearest
+from deepfake_lth import __version__, stages
 from deepfake_lth.device import choose_device
 from deepfake_lth.errors import InputError
 from deepfake_lth.explain.grid import LABEL_NAMES, column_titles, plot_gradcam_grid
 from deepfake_lth.io import atomic_path, read_json, write_json
 from deepfake_lth.data.face_store import FaceDataset, FaceStore
 from deepfake_lth.models.registry import build_model, load_weights, model_names, model_spec
-from deepfake_lth.paths import dense_dir, face_store_dir, gradcam_dir, level_dir
 
 log = logging.getLogger(__name__)
 
-FIGURE_FORMATS = ("png", "pdf")
 TARGET_DESCRIPTION = "true class: +logit for fake faces, -logit for real faces"
 
 
@@ -97,21 +94,17 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(spearmanr(a.ravel(), b.ravel()).statistic)
 
 
-def explained_levels(params: dict, dataset: str, model: str) -> list[dict]:
-    """The dense run and the gradcam.method levels nearest gradcam.sparsities, first seed, with their
-    checkpoint and measured sparsity (from each run's metrics.json)."""
-    seed = params["seeds"][0]
-    method = params["gradcam"]["method"]
-    runs = [(0, "dense", dense_dir(params, dataset, model, seed))]
-    runs += [
-        (level, method, level_dir(params, dataset, model, seed, method, level))
-        for level in levels_nearest(params, params["gradcam"]["sparsities"])
-    ]
+def explained_levels(params: dict, job: stages.Job) -> list[dict]:
+    """The runs the Grad-CAM job reads (the first seed's dense run, then its gradcam.method levels
+    nearest gradcam.sparsities), each with its checkpoint and, from its metrics.json, its level and
+    measured sparsity."""
     levels = []
-    for level, name, folder in runs:
-        metrics = read_json(folder / "metrics.json")
+    for checkpoint, metrics_file in zip(job.inputs["checkpoints"], job.inputs["metrics"]):
+        metrics = read_json(metrics_file)
+        level = int(metrics["level"])
         levels.append({
-            "level": level, "method": name, "checkpoint": str(folder / "final.pt"),
+            "level": level, "method": params["gradcam"]["method"] if level else "dense",
+            "checkpoint": str(checkpoint),
             "nominal_sparsity": float(metrics.get("nominal_sparsity", 0.0) or 0.0),
             "sparsity": float(metrics["sparsity"]),
         })
@@ -119,9 +112,11 @@ def explained_levels(params: dict, dataset: str, model: str) -> list[dict]:
 
 
 def run_gradcam(params: dict, dataset: str, model: str) -> dict:
-    """Grad-CAM stage: write gradcam.json, gradcam.png and gradcam.pdf into paths.gradcam_dir; return the record."""
+    """Grad-CAM stage: from the inputs of its job in the stage table, write its outputs gradcam.json,
+    gradcam.png and gradcam.pdf; return the record."""
+    job = stages.gradcam_job(params, dataset, model)
     image_size = params["faces"]["image_size"]
-    store = FaceStore(face_store_dir(params, dataset) / "test")
+    store = FaceStore(job.inputs["faces"] / "test")
     if store.images.shape[1:3] != (image_size, image_size):
         raise InputError(f"{store.split_dir}: faces of {store.images.shape[1]} px, params faces.image_size is {image_size}")
     indices = sample_faces(store, params["gradcam"]["images_per_class"], params["gradcam"]["seed"])
@@ -129,7 +124,7 @@ def run_gradcam(params: dict, dataset: str, model: str) -> dict:
     images = torch.stack([faces_dataset[int(i)][0] for i in indices])
     labels = store.labels[indices]
     device = choose_device(params.get("device", "auto"))
-    levels = explained_levels(params, dataset, model)
+    levels = explained_levels(params, job)
 
     maps, probabilities, layer_names = [], [], []
     for level in levels:
@@ -148,11 +143,11 @@ def run_gradcam(params: dict, dataset: str, model: str) -> dict:
     record = gradcam_record(params, dataset, model, store, indices, labels, levels, maps, probabilities)
     record["target_layers"] = layer_names
     record["device"] = str(device)
-    out = gradcam_dir(params, dataset, model)
     faces = store.read(indices)
-    write_gradcam_figure(out / "gradcam", faces, maps, labels, probabilities, levels,
+    figures = {fmt: path for fmt, path in job.outputs.items() if fmt != "record"}  # png, pdf
+    write_gradcam_figure(figures, faces, maps, labels, probabilities, levels,
                          f"Grad-CAM · {dataset} · {model} (seed {params['seeds'][0]}; target: true class)")
-    write_json(out / "gradcam.json", record)
+    write_json(job.outputs["record"], record)
     return record
 
 
@@ -207,14 +202,13 @@ def _face_numbers(level: dict, pruned_map: np.ndarray, dense_map: np.ndarray, pr
     }
 
 
-def write_gradcam_figure(stem: Path, faces, maps, labels, probabilities, levels, title: str) -> list[Path]:
-    """The grid figure as `<stem>.png` and `<stem>.pdf`, each written atomically."""
+def write_gradcam_figure(files: dict[str, Path], faces, maps, labels, probabilities, levels, title: str) -> list[Path]:
+    """The grid figure into `files` (format -> path), each written atomically."""
     method = next((level["method"] for level in levels if level["level"]), "dense")
     figure = plot_gradcam_grid(faces, maps, labels, probabilities, column_titles(levels, method), title)
     paths = []
     try:
-        for fmt in FIGURE_FORMATS:
-            path = stem.with_name(f"{stem.name}.{fmt}")
+        for fmt, path in files.items():
             with atomic_path(path) as tmp:
                 figure.savefig(tmp, format=fmt, dpi=150, metadata={"CreationDate": None} if fmt == "pdf" else {})
             paths.append(path)

@@ -1,4 +1,5 @@
-"""Where a ticket restarts from: θ0, θk, or (no rewinding) the trained weights its mask was made from."""
+"""Restarting a ticket: the weights of the checkpoint its job names (θ0, θk, or with no rewinding the
+trained weights its mask was made from), with the pruned ones set to zero."""
 
 from __future__ import annotations
 
@@ -9,23 +10,6 @@ from torch import nn
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import load_tensors
 from deepfake_lth.models.masking import Mask, masked_state
-
-REWIND_POINTS = ("init", "iteration", "none")
-
-
-def rewind_path(rewind: str, dense_dir: Path, trained: Path) -> Path:
-    """The checkpoint a ticket's surviving weights are reset to for `pruning.rewind`.
-
-    init: the dense run's init.pt (θ0); iteration: its rewind.pt (θk); none: `trained`, the
-    weights the mask was computed from (the paper's Algorithm 1 read literally).
-    """
-    if rewind == "init":
-        return Path(dense_dir) / "init.pt"
-    if rewind == "iteration":
-        return Path(dense_dir) / "rewind.pt"
-    if rewind == "none":
-        return Path(trained)
-    raise ValueError(f"unknown rewind point '{rewind}' (allowed: {', '.join(REWIND_POINTS)})")
 
 
 def read_state(path: Path, model: nn.Module) -> dict:

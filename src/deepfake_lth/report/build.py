@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepfake_lth import stages
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, atomic_path
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import figures as plots
 from deepfake_lth.report import paper
-from deepfake_lth.report.collect import collect_gradcam, collect_metrics
+from deepfake_lth.report.collect import collect_gradcam, collect_metrics, report_inputs
 from deepfake_lth.report.document import render_report
 from deepfake_lth.report.formats import write_table
 from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
@@ -32,16 +33,19 @@ def build_report(params: dict) -> dict:
     """Write every table (CSV, Markdown, LaTeX) into results/tables/, every figure (params
     report.formats) into results/figures/, and results/report.md; return the written paths.
 
-    Reads only results/runs/**/metrics.json, results/transfer/**/metrics.json and
-    results/gradcam/*/*/gradcam.json (with the grid image beside each). Raises InputError when
-    there is no metrics file at all. Each folder is replaced whole, figures last.
+    Reads exactly the metrics.json and gradcam.json files (with the grid image beside each) of the
+    study params declares: its report job's inputs in the stage table. Declared files not yet made
+    and undeclared result files left on disk are named in report.md and read by nothing. Raises
+    InputError when no declared metrics file exists. Each folder is replaced whole, figures last.
     """
     results = Path(params["paths"]["results"])
-    frame = collect_metrics(results)
-    records = collect_gradcam(results)
+    inputs = report_inputs(stages.study(params)[-1], results)
+    frame = collect_metrics(inputs.metrics, results)
+    records = collect_gradcam(inputs.gradcam)
     roles = dataset_roles(params, ordered(in_domain(frame)["dataset"], list(params.get("datasets", {}))))
     tables = build_tables(frame, records, params, roles)
-    log.info("%d metrics files, %d Grad-CAM records, %d tables", len(frame), len(records), len(tables))
+    log.info("%d metrics files, %d Grad-CAM records, %d tables; %d declared files not found, %d undeclared ignored",
+             len(frame), len(records), len(tables), len(inputs.missing), len(inputs.ignored))
 
     with atomic_dir(results / "tables") as folder:
         for table in tables:
@@ -50,7 +54,7 @@ def build_report(params: dict) -> dict:
     with atomic_dir(results / "figures") as folder:
         figures = draw_figures(frame, records, params, roles, folder)
         with atomic_path(results / "report.md") as tmp:
-            tmp.write_text(render_report(params, frame, records, tables, figures, roles))
+            tmp.write_text(render_report(params, frame, records, tables, figures, roles, inputs))
     return {
         "tables": sorted(str(p) for p in (results / "tables").iterdir()),
         "figures": sorted(str(p) for p in (results / "figures").iterdir()),

@@ -1,8 +1,14 @@
-"""Reading the stages' result files (metrics.json, gradcam.json) into flat tables for the report."""
+"""Reading the stages' result files (metrics.json, gradcam.json) into flat tables for the report.
+
+The report reads exactly the files its job in the stage table declares. Result files on disk that
+the declared study does not contain (a dropped seed, dataset or model, a lowered pruning.levels)
+are only listed, as ignored, so that no stale number reaches a table or figure.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,32 +21,41 @@ SPLIT_METRICS = ("accuracy", "auc", "eer", "ap", "loss", "n")
 COUNT_KEYS = ("remaining_weights", "prunable_weights", "total_parameters", "epochs", "best_epoch")
 
 
-def metrics_files(results_dir: str | Path) -> list[Path]:
-    """Every metrics.json of the train, prune and transfer stages under `results_dir`, sorted."""
+@dataclass(frozen=True)
+class ReportInputs:
+    """The result files of the report job: what it reads, what is declared but absent, what it ignores."""
+
+    metrics: list[Path]  # declared metrics.json files that exist, in declaration order
+    gradcam: list[Path]  # declared gradcam.json files that exist
+    missing: list[Path]  # declared, not found (their jobs have not run)
+    ignored: list[Path]  # result files under results/ that the declared study does not contain
+
+
+def report_inputs(job, results_dir: str | Path) -> ReportInputs:
+    """Split the report `job`'s declared inputs into present and missing, and find the undeclared."""
+    declared_metrics, declared_gradcam = list(job.inputs["metrics"]), list(job.inputs["gradcam"])
+    declared = {Path(p) for p in declared_metrics + declared_gradcam}
     results_dir = Path(results_dir)
-    files = []
-    for stage_dir in ("runs", "transfer"):
-        files.extend((results_dir / stage_dir).glob("**/metrics.json"))
-    return sorted(files)
+    on_disk = [*(results_dir / "runs").glob("**/metrics.json"), *(results_dir / "transfer").glob("**/metrics.json"),
+               *(results_dir / "gradcam").glob("*/*/gradcam.json")]
+    return ReportInputs(
+        metrics=[p for p in declared_metrics if p.is_file()],
+        gradcam=[p for p in declared_gradcam if p.is_file()],
+        missing=[p for p in declared_metrics + declared_gradcam if not p.is_file()],
+        ignored=sorted(p for p in on_disk if p not in declared),
+    )
 
 
-def gradcam_files(results_dir: str | Path) -> list[Path]:
-    """Every gradcam.json under `results_dir`/gradcam, sorted."""
-    return sorted((Path(results_dir) / "gradcam").glob("*/*/gradcam.json"))
-
-
-def collect_metrics(results_dir: str | Path) -> pd.DataFrame:
+def collect_metrics(files: list[Path], results_dir: str | Path) -> pd.DataFrame:
     """One row per metrics.json: identity, measured sparsity and counts, and the split metrics.
 
     Split metrics become columns `<split>_<metric>` (e.g. test_accuracy, fractions as written);
     video-level ones `<split>_video_<metric>`. Raise InputError when there is no metrics file at
     all, or naming the file when one lacks a required key.
     """
-    files = metrics_files(results_dir)
     if not files:
-        raise InputError(
-            f"{Path(results_dir)}: no metrics.json under runs/ or transfer/ (run the train and prune stages first)"
-        )
+        raise InputError(f"{Path(results_dir)}: no metrics.json of the declared study under runs/ or transfer/ "
+                         "(run the train and prune stages first)")
     return pd.DataFrame([_metrics_row(path, read_json(path)) for path in files])
 
 
@@ -86,10 +101,10 @@ def _number(value) -> float:
     return float(value)
 
 
-def collect_gradcam(results_dir: str | Path) -> list[dict]:
-    """The contents of every gradcam.json, each with its `path` added."""
+def collect_gradcam(files: list[Path]) -> list[dict]:
+    """The contents of each gradcam.json, each with its `path` added."""
     records = []
-    for path in gradcam_files(results_dir):
+    for path in files:
         record = read_json(path)
         if not isinstance(record, dict) or "levels" not in record:
             raise InputError(f"{path}: not a Grad-CAM record (no 'levels')")

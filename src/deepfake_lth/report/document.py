@@ -9,6 +9,7 @@ from deepfake_lth import __version__
 from deepfake_lth.config import levels_nearest, pruning_levels, sparsity_at_level
 from deepfake_lth.lottery.methods import method_label
 from deepfake_lth.report import paper
+from deepfake_lth.report.collect import ReportInputs
 from deepfake_lth.report.formats import Table, to_markdown
 from deepfake_lth.report.roles import Roles, data_kind
 from deepfake_lth.report.summary import in_domain
@@ -28,10 +29,11 @@ REWIND_TEXT = {
 
 
 def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict], tables: list[Table],
-                  figures: dict[str, dict], roles: Roles) -> str:
+                  figures: dict[str, dict], roles: Roles, inputs: ReportInputs) -> str:
     """The text of report.md. `figures` maps a figure name to {caption, files (relative to results/)}."""
     sections = [
         _header(params, frame, gradcam_records),
+        _inputs_section(params, inputs),
         _data_section(params, frame, roles),
         _assumptions_section(params, frame, gradcam_records),
         _stale_section(params, frame),
@@ -51,7 +53,7 @@ def _header(params, frame, gradcam_records) -> str:
         "Reproduction of Al Amin et al., *Uncovering Critical Features for Deepfake Detection through the "
         "Lottery Ticket Hypothesis* (IEEE SMC 2025, arXiv 2507.15636).",
         "",
-        f"Built by deepfake-lth {__version__} from **{len(frame)} metrics.json files** under "
+        f"Built by deepfake-lth {__version__} from the **{len(frame)} metrics.json files** of the declared study under "
         f"`{params['paths']['results']}/runs` and `{params['paths']['results']}/transfer`"
         + (f" and {len(gradcam_records)} Grad-CAM record{'s' if len(gradcam_records) > 1 else ''}" if gradcam_records else "")
         + "; nothing else was read. Accuracy and sparsity are percentages, sparsity is always the measured "
@@ -69,6 +71,30 @@ def _header(params, frame, gradcam_records) -> str:
         ]
     if "unknown" in kinds:
         lines += ["> Some results are of datasets no longer in params.yaml; they are listed as `unknown` below.", ""]
+    return "\n".join(lines)
+
+
+LISTED_FOLDERS = 30
+
+
+def _inputs_section(params, inputs: ReportInputs) -> str:
+    """Declared results not yet made, and result files on disk that the declared study does not contain."""
+    lines = []
+    if inputs.missing:
+        lines += [f"> **Incomplete study.** {len(inputs.missing)} result files that params.yaml declares do not "
+                  "exist yet (their jobs have not run); the tables below lack them.", ""]
+    if inputs.ignored:
+        results = params["paths"]["results"]
+        folders = sorted({str(p.parent.relative_to(results)) if p.is_relative_to(results) else str(p.parent)
+                          for p in inputs.ignored})
+        lines += ["## Ignored results", "",
+                  f"{len(inputs.ignored)} result files under `{results}/` belong to no job of the study params.yaml "
+                  "declares (left by another configuration: a dropped dataset, model or seed, or fewer levels). "
+                  f"They enter no table or figure. Their folders ({len(folders)}):", ""]
+        lines += [f"- `{folder}`" for folder in folders[:LISTED_FOLDERS]]
+        if len(folders) > LISTED_FOLDERS:
+            lines.append(f"- … and {len(folders) - LISTED_FOLDERS} more")
+        lines.append("")
     return "\n".join(lines)
 
 

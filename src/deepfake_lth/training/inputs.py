@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from deepfake_lth import paths
 from deepfake_lth.config import dataset_params
@@ -33,11 +34,10 @@ class FaceSplits:
     image_size: int
 
 
-def load_face_splits(params: dict, dataset: str) -> FaceSplits:
-    """Open data/faces/<dataset>/{train,validation,test}; raise InputError if one is empty or sizes differ."""
-    dataset_params(params, dataset)  # a clear error for an unknown dataset name
-    norm = params["normalization"]
-    root = paths.face_store_dir(params, dataset)
+def load_face_splits(root: Path, normalization: dict) -> FaceSplits:
+    """Open the face store `root`/{train,validation,test} (a job's `faces` input), normalised with
+    params `normalization`; raise InputError if a split is empty or the sizes differ."""
+    root, norm = Path(root), normalization
     stores = {split: FaceStore(root / split) for split in paths.SPLITS}
     for split, store in stores.items():
         if len(store) == 0:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import deepfake_lth
-from deepfake_lth import paths
+from deepfake_lth import stages
 from deepfake_lth.config import sparsity_at_level
 from deepfake_lth.device import choose_device, derive_seed, seed_everything
 from deepfake_lth.io import atomic_path, save_tensors, write_json
@@ -56,12 +56,13 @@ log = logging.getLogger(__name__)
 class _Fit:
     """One training run's state: model, optimiser, mask keeper, loaders, progress and best weights."""
 
-    def __init__(self, params, identity: RunIdentity, model: nn.Module, splits: FaceSplits, out_dir: Path,
+    def __init__(self, params, identity: RunIdentity, model: nn.Module, splits: FaceSplits, outputs: dict,
                  mask: Mask | None, dense_checkpoints: DenseCheckpoints | None):
         self.params, self.identity, self.splits = params, identity, splits
         self.training = params["training"]
         self.device = choose_device(params["device"])
-        self.out_dir = Path(out_dir)
+        self.outputs = outputs
+        self.out_dir = Path(outputs["final"]).parent
         names = prunable_parameter_names(model, params["pruning"]["prune_output_layer"])
         self.mask = mask if mask is not None else full_mask(model, names)
         self.record = params_record(params, identity, splits.image_size)
@@ -147,24 +148,24 @@ class _Fit:
         self.model.load_state_dict(self.best_state)
         metrics = _final_metrics(self.params, self.identity, self.model, self.mask, self.splits, self.device,
                                  self.progress, self.record)
-        save_tensors(self.out_dir / "final.pt", self.best_state)
-        with atomic_path(self.out_dir / "history.csv") as tmp:
+        save_tensors(self.outputs["final"], self.best_state)
+        with atomic_path(self.outputs["history"]) as tmp:
             pd.DataFrame(self.progress.history).to_csv(tmp, index=False)
-        write_json(self.out_dir / "metrics.json", metrics)
+        write_json(self.outputs["metrics"], metrics)
         self.resume_path.unlink(missing_ok=True)
         return metrics
 
 
-def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: FaceSplits, out_dir: Path,
+def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: FaceSplits, outputs: dict,
               mask: Mask | None = None, dense_checkpoints: DenseCheckpoints | None = None,
               on_epoch_end: Callable[[int], None] | None = None) -> dict:
-    """Train `model` (already holding its start weights) under `mask` (None: dense); write final.pt,
-    history.csv and metrics.json into `out_dir` and return the metrics.
+    """Train `model` (already holding its start weights) under `mask` (None: dense); write the job's
+    `outputs` "final", "history" and "metrics" (final.pt, history.csv, metrics.json) and return the metrics.
 
-    Resumes from `out_dir/resume.pt` when an interrupted run of the same inputs left it.
+    Resumes from resume.pt beside them when an interrupted run of the same inputs left it.
     `on_epoch_end(epoch)` is called after each epoch's resume checkpoint is written.
     """
-    fit = _Fit(params, identity, model, splits, out_dir, mask, dense_checkpoints)
+    fit = _Fit(params, identity, model, splits, outputs, mask, dense_checkpoints)
     fit.start()
     while fit.should_continue():
         fit.run_epoch()
@@ -215,9 +216,10 @@ def train_dense(params: dict, dataset: str, model: str, seed: int, *,
     Writes init.pt (θ0, before the first step), rewind.pt (θk after training.rewind_iteration
     steps), final.pt (the best validation epoch), history.csv and metrics.json.
     """
-    out = paths.dense_dir(params, dataset, model, seed)
-    splits = load_face_splits(params, dataset)
+    job = stages.train_job(params, dataset, model, seed)
+    splits = load_face_splits(job.inputs["faces"], params["normalization"])
     net = new_model(params, model, splits.image_size, seed)
     identity = RunIdentity(stage="dense", dataset=dataset, model=model, seed=seed)
-    checkpoints = DenseCheckpoints(out / "init.pt", out / "rewind.pt", params["training"]["rewind_iteration"])
+    out = job.outputs
+    checkpoints = DenseCheckpoints(out["init"], out["rewind"], params["training"]["rewind_iteration"])
     return train_run(params, identity, net, splits, out, dense_checkpoints=checkpoints, on_epoch_end=on_epoch_end)

@@ -1,0 +1,326 @@
+"""The stage table: every job of the declared study, built once from the resolved params.
+
+One record per job: the rule that runs it, its CLI command, its named input and output files, the
+params keys it depends on and the package code it runs. Everything else is a view of this table:
+Snakemake's input and params functions look jobs up in it (rules' output patterns are the same
+output functions called with wildcard names), `dvc.yaml` is rendered from it, each job's code
+reads its input paths from its own record, and the report reads exactly the files it declares.
+
+Torch-free on purpose: the Snakefile imports it while parsing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deepfake_lth import paths
+from deepfake_lth.config import ConfigError, dataset_params, enabled_datasets, levels_nearest, pruning_levels
+from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS
+
+PKG = "src/deepfake_lth"
+# The package code each rule runs: in DVC an edit re-runs that kind of stage and nothing else.
+CODE = {
+    "demo_data": ("data/demo.py", "data/render.py"),
+    "faces": ("data",),
+    "train": ("training", "models", "metrics.py", "data/face_store.py"),
+    "prune": ("training", "models", "metrics.py", "lottery"),
+    "transfer": ("transfer.py", "training", "models", "lottery"),
+    "gradcam": ("explain",),
+    "report": ("report",),
+}
+# The params keys each kind of job depends on; an unrelated change (gradcam, report, device) re-runs nothing.
+TRAINING_KEYS = ("training", "normalization", "resnet18_weights", "faces.image_size")
+PRUNING_KEYS = TRAINING_KEYS + (
+    "pruning.rate", "pruning.rate_of", "pruning.rewind", "pruning.prune_output_layer", "pruning.oneshot_scope",
+)
+GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of",
+                "pruning.levels")
+REPORT_KEYS = ("report", "datasets", "transfer", "pruning", "training", "seeds", "models")
+
+
+@dataclass(frozen=True)
+class Job:
+    rule: str  # the Snakemake rule that runs it
+    name: str  # its DVC stage name
+    wildcards: dict  # the rule's wildcard values (strings), which identify the job within its rule
+    args: tuple[str, ...]  # the CLI subcommand and its flags
+    inputs: dict  # name -> Path, or a tuple of Paths
+    outputs: dict  # name -> Path
+    params_keys: tuple[str, ...]
+    code: tuple[str, ...]
+    digest: str = field(default="", compare=False)  # of the params_keys' values: Snakemake's params trigger
+
+    def command(self, params_file: str | Path) -> str:
+        return " ".join(["deepfake-lth", "--params", str(params_file), *self.args])
+
+    def input_files(self) -> list[Path]:
+        """Every input once, in order (with rewind `none` the trained weights are also the rewind point)."""
+        files = []
+        for value in self.inputs.values():
+            files.extend(path for path in (value if isinstance(value, tuple) else [value]) if path not in files)
+        return files
+
+    def code_paths(self) -> list[str]:
+        return [f"{PKG}/{module}" for module in self.code]
+
+
+def lookup(params: dict, dotted: str):
+    value = params
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+def params_digest(params: dict, keys) -> str:
+    """A short hash of the named (dotted) params keys: changing one re-runs exactly the jobs that read it."""
+    picked = {key: lookup(params, key) for key in keys}
+    return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _job(params, rule, name, wildcards, args, inputs, outputs, keys, code=None) -> Job:
+    return Job(rule, name, {k: str(v) for k, v in wildcards.items()}, tuple(str(a) for a in args), inputs, outputs,
+               tuple(keys), CODE[code or rule], digest=params_digest(params, keys))
+
+
+# ------------------------------------------------------------------ outputs (also the rules' patterns)
+def demo_outputs(params, dataset) -> dict:
+    return {"root": paths.raw_dir(params, dataset)}
+
+
+def faces_outputs(params, dataset) -> dict:
+    return {"store": paths.face_store_dir(params, dataset)}
+
+
+def dense_outputs(params, dataset, model, seed) -> dict:
+    folder = paths.dense_dir(params, dataset, model, seed)
+    return {name: folder / file for name, file in paths.DENSE_FILES.items()}
+
+
+def level_outputs(params, dataset, model, seed, method, level) -> dict:
+    folder = paths.level_dir(params, dataset, model, seed, method, level)
+    return {name: folder / file for name, file in paths.LEVEL_FILES.items()}
+
+
+def transfer_outputs(params, source, target, model, seed, method, level) -> dict:
+    folder = paths.transfer_dir(params, source, target, model, seed, method, level)
+    return {name: folder / file for name, file in paths.LEVEL_FILES.items()}
+
+
+def gradcam_outputs(params, dataset, model) -> dict:
+    folder = paths.gradcam_dir(params, dataset, model)
+    return {name: folder / file for name, file in paths.GRADCAM_FILES.items()}
+
+
+def report_outputs(params) -> dict:
+    results = Path(params["paths"]["results"])
+    return {"tables": results / "tables", "figures": results / "figures", "report": results / "report.md"}
+
+
+LEVEL_WILDCARDS = ("dataset", "model", "seed", "method", "level")
+# Each rule's output function and the wildcards it is called with: Snakemake's output patterns.
+OUTPUTS = {
+    "demo_data": (demo_outputs, ("dataset",)),
+    "faces": (faces_outputs, ("dataset",)),
+    "train": (dense_outputs, ("dataset", "model", "seed")),
+    "prune_imp": (level_outputs, LEVEL_WILDCARDS),
+    "prune_oneshot": (level_outputs, LEVEL_WILDCARDS),
+    "prune_control": (level_outputs, LEVEL_WILDCARDS),
+    "transfer": (transfer_outputs, ("source", "target", "model", "seed", "method", "level")),
+    "gradcam": (gradcam_outputs, ("dataset", "model")),
+    "report": (report_outputs, ()),
+}
+FOLDER_OUTPUTS = frozenset({"root", "store", "tables", "figures"})  # output names that are folders
+METRICS_OUTPUTS = frozenset({"metrics"})  # output names that are DVC metrics
+
+
+def output_patterns(params: dict, rule: str) -> dict[str, str]:
+    """The rule's named outputs with wildcards in place of values, e.g. results/runs/{dataset}/..."""
+    function, wildcards = OUTPUTS[rule]
+    return {name: str(path) for name, path in function(params, *[f"{{{w}}}" for w in wildcards]).items()}
+
+
+# --------------------------------------------------------------------------------------------- jobs
+def demo_job(params, dataset) -> Job:
+    return _job(params, "demo_data", f"demo-{dataset}", {"dataset": dataset}, ["demo", "--dataset", dataset], {},
+                demo_outputs(params, dataset), [f"datasets.{dataset}"])
+
+
+def check_demo_roots(params) -> None:
+    """The engines run the demo job into paths.raw/<name>: a synthetic dataset's root must be there."""
+    for dataset in synthetic_datasets(params):
+        root = demo_outputs(params, dataset)["root"]
+        if Path(params["datasets"][dataset]["root"]) != root:
+            raise ConfigError(f"params: key 'datasets.{dataset}.root': a synthetic dataset is generated into "
+                              f"'{root}' (paths.raw/<name>), not '{params['datasets'][dataset]['root']}'")
+
+
+def faces_job(params, dataset) -> Job:
+    return _job(params, "faces", f"faces-{dataset}", {"dataset": dataset}, ["faces", "--dataset", dataset],
+                {"raw": Path(params["datasets"][dataset]["root"])}, faces_outputs(params, dataset),
+                [f"datasets.{dataset}", "faces"])
+
+
+def _run(dataset, model, seed) -> dict:
+    return {"dataset": dataset, "model": model, "seed": seed}
+
+
+def _check_run(params, *datasets) -> None:
+    for dataset in datasets:
+        dataset_params(params, dataset)  # a ConfigError naming an unknown dataset
+
+
+def train_job(params, dataset, model, seed) -> Job:
+    _check_run(params, dataset)
+    return _job(params, "train", f"train-{dataset}-{model}-s{seed}", _run(dataset, model, seed),
+                ["train", "--dataset", dataset, "--model", model, "--seed", seed],
+                {"faces": paths.face_store_dir(params, dataset)}, dense_outputs(params, dataset, model, seed),
+                [f"datasets.{dataset}", *TRAINING_KEYS])
+
+
+def rewind_input(params, dataset, model, seed, trained: Path) -> Path:
+    """The checkpoint a ticket's surviving weights restart from (pruning.rewind): the dense run's θ0
+    (init) or θk (iteration), or with `none` the trained weights its mask was made from."""
+    dense = dense_outputs(params, dataset, model, seed)
+    return {"init": dense["init"], "iteration": dense["rewind"], "none": trained}[params["pruning"]["rewind"]]
+
+
+def level_job(params, dataset, model, seed, method, level) -> Job:
+    """IMP level L reads level L-1 of the same method (level 1: the dense run); one-shot the dense run;
+    a control the ticket's mask at level L (and random_mask the ticket's initialisation)."""
+    _check_run(params, dataset)
+    faces = paths.face_store_dir(params, dataset)
+    dense = dense_outputs(params, dataset, model, seed)
+    keys = [f"datasets.{dataset}", *PRUNING_KEYS]
+    if method in CONTROL_METHODS:
+        rule = "prune_control"
+        ticket = params["pruning"]["controls"]["ticket"]
+        inputs = {"faces": faces, "ticket": level_outputs(params, dataset, model, seed, ticket, level)["mask"]}
+        if method == "random_mask":  # the ticket's own initialisation (θ0, or θk when rewinding to k)
+            inputs["init"] = dense["rewind"] if params["pruning"]["rewind"] == "iteration" else dense["init"]
+        keys.append("pruning.controls.ticket")
+    else:
+        rule = "prune_imp" if method in IMP_METHODS else "prune_oneshot"
+        if method in IMP_METHODS and level > 1:
+            previous = level_outputs(params, dataset, model, seed, method, level - 1)
+            inputs = {"faces": faces, "weights": previous["final"], "mask": previous["mask"]}
+        else:
+            inputs = {"faces": faces, "weights": dense["final"]}
+        inputs["rewind"] = rewind_input(params, dataset, model, seed, inputs["weights"])
+    wildcards = {**_run(dataset, model, seed), "method": method, "level": f"{level:02d}"}
+    return _job(params, rule, f"prune-{dataset}-{model}-s{seed}-{method}-{level:02d}", wildcards,
+                ["prune", "--dataset", dataset, "--model", model, "--seed", seed, "--method", method, "--level", level],
+                inputs, level_outputs(params, dataset, model, seed, method, level), keys, code="prune",
+                )
+
+
+
+def transfer_job(params, source, target, model, seed, method, level) -> Job:
+    """The source's ticket (its mask and rewind point) retrained on the target's faces."""
+    _check_run(params, source, target)
+    ticket = level_outputs(params, source, model, seed, method, level)
+    inputs = {"faces": paths.face_store_dir(params, target), "mask": ticket["mask"],
+              "rewind": rewind_input(params, source, model, seed, ticket["final"])}
+    wildcards = {"source": source, "target": target, "model": model, "seed": seed, "method": method,
+                 "level": f"{level:02d}"}
+    return _job(params, "transfer", f"transfer-{source}-{target}-{model}-s{seed}-{method}-{level:02d}", wildcards,
+                ["transfer", "--source", source, "--target", target, "--model", model, "--seed", seed,
+                 "--method", method, "--level", level],
+                inputs, transfer_outputs(params, source, target, model, seed, method, level),
+                [f"datasets.{source}", f"datasets.{target}", *PRUNING_KEYS])
+
+
+def gradcam_job(params, dataset, model) -> Job:
+    """The first seed's dense run and its gradcam.method levels nearest gradcam.sparsities, in that order."""
+    _check_run(params, dataset)
+    seed, method = params["seeds"][0], params["gradcam"]["method"]
+    runs = [dense_outputs(params, dataset, model, seed)]
+    runs += [level_outputs(params, dataset, model, seed, method, level) for level in gradcam_levels(params)]
+    inputs = {"faces": paths.face_store_dir(params, dataset), "checkpoints": tuple(r["final"] for r in runs),
+              "metrics": tuple(r["metrics"] for r in runs)}
+    return _job(params, "gradcam", f"gradcam-{dataset}-{model}", {"dataset": dataset, "model": model},
+                ["gradcam", "--dataset", dataset, "--model", model], inputs, gradcam_outputs(params, dataset, model),
+                GRADCAM_KEYS)
+
+
+def report_job(params, jobs: list[Job]) -> Job:
+    """Reads every metrics file and every Grad-CAM record (with its grid image) of `jobs`."""
+    metrics = tuple(job.outputs["metrics"] for job in jobs if "metrics" in job.outputs)
+    gradcam = [job.outputs for job in jobs if job.rule == "gradcam"]
+    inputs = {"metrics": metrics, "gradcam": tuple(o["record"] for o in gradcam),
+              "gradcam_grids": tuple(o["png"] for o in gradcam)}
+    return _job(params, "report", "report", {}, ["report"], inputs, report_outputs(params), REPORT_KEYS)
+
+
+# ------------------------------------------------------------------------------------ the declared study
+def control_levels(params) -> list[int]:
+    return levels_nearest(params, params["pruning"]["controls"]["sparsities"])
+
+
+def transfer_levels(params) -> list[int]:
+    return levels_nearest(params, params["transfer"]["sparsities"])
+
+
+def gradcam_levels(params) -> list[int]:
+    return levels_nearest(params, params["gradcam"]["sparsities"])
+
+
+def transfer_pairs(params) -> list[tuple[str, str]]:
+    enabled = set(enabled_datasets(params))
+    return [(s, t) for s, t in params["transfer"]["pairs"] if s in enabled and t in enabled]
+
+
+def synthetic_datasets(params) -> list[str]:
+    return [d for d in enabled_datasets(params) if params["datasets"][d]["adapter"] == "synthetic"]
+
+
+def runs(params):
+    for dataset in enabled_datasets(params):
+        for model in params["models"]:
+            for seed in params["seeds"]:
+                yield dataset, model, seed
+
+
+def study(params: dict) -> list[Job]:
+    """Every job of the study params declares, upstream first; the report last."""
+    jobs = []
+    synthetic = synthetic_datasets(params)
+    for dataset in enabled_datasets(params):
+        jobs += [demo_job(params, dataset)] if dataset in synthetic else []
+        jobs.append(faces_job(params, dataset))
+    for run in runs(params):
+        jobs.append(train_job(params, *run))
+        jobs += [level_job(params, *run, m, L) for m in params["pruning"]["methods"] for L in pruning_levels(params)]
+        ticket_controls = params["pruning"]["controls"]["methods"]
+        jobs += [level_job(params, *run, m, L) for m in ticket_controls for L in control_levels(params)]
+    for source, target in transfer_pairs(params):
+        for model in params["models"]:
+            for seed in params["seeds"]:
+                jobs += [transfer_job(params, source, target, model, seed, m, L)
+                         for m in params["transfer"]["methods"] for L in transfer_levels(params)]
+    jobs += [gradcam_job(params, d, m) for d in enabled_datasets(params) for m in params["gradcam"]["models"]
+             if m in params["models"]]
+    return jobs + [report_job(params, jobs)]
+
+
+class StageTable:
+    """The declared study's jobs, indexed by rule and wildcards (Snakemake) and by DVC stage name."""
+
+    def __init__(self, params: dict):
+        check_demo_roots(params)
+        self.jobs = study(params)
+        self._by_rule = {(job.rule, tuple(sorted(job.wildcards.items()))): job for job in self.jobs}
+
+    def job(self, rule: str, wildcards) -> Job:
+        key = (rule, tuple(sorted((k, str(v)) for k, v in dict(wildcards).items())))
+        if key not in self._by_rule:
+            described = ", ".join(f"{k}={v}" for k, v in key[1])
+            raise ConfigError(f"{rule} ({described}) is not a job of the study params.yaml declares "
+                              "(check its datasets, models, seeds, methods and levels)")
+        return self._by_rule[key]
+
+    def of_rule(self, rule: str) -> list[Job]:
+        return [job for job in self.jobs if job.rule == rule]
+
