@@ -69,6 +69,8 @@ def last_residual_block(model: nn.Module) -> list[nn.Module]:
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """One model's facts: every stage asks its entry instead of keeping a list by model name."""
+
     name: str  # as in params.yaml, folder names and metrics.json
     label: str  # as in tables and figures
     build: Builder
@@ -98,7 +100,13 @@ def lazy_builder(path: str, loads_weights: bool = False) -> Builder:
     return build
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+_REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (  # the study's models, in report order
+    ModelSpec("mesonet", "MesoNet", lazy_builder("deepfake_lth.models.mesonet:MesoNet"), last_block_activation),
+    ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_activation),
+    ModelSpec("resnet18", "ResNet-18", lazy_builder("deepfake_lth.models.resnet18:build_resnet18", loads_weights=True),
+              last_residual_block, weights_key="resnet18_weights"),
+)}
+MODEL_NAMES = tuple(_REGISTRY)  # the built-in models; model_names() includes later registrations
 
 
 def register(spec: ModelSpec) -> ModelSpec | None:
@@ -116,19 +124,9 @@ def registered(spec: ModelSpec) -> Iterator[ModelSpec]:
         yield spec
     finally:
         if previous is None:
-            del _REGISTRY[spec.name]
+            _REGISTRY.pop(spec.name, None)
         else:
             _REGISTRY[spec.name] = previous
-
-
-for _spec in (  # the study's models, in report order
-    ModelSpec("mesonet", "MesoNet", lazy_builder("deepfake_lth.models.mesonet:MesoNet"), last_block_activation),
-    ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_activation),
-    ModelSpec("resnet18", "ResNet-18", lazy_builder("deepfake_lth.models.resnet18:build_resnet18", loads_weights=True),
-              last_residual_block, weights_key="resnet18_weights"),
-):
-    register(_spec)
-MODEL_NAMES = tuple(_REGISTRY)  # the built-in models; model_names() includes later registrations
 
 
 def model_names() -> tuple[str, ...]:

@@ -24,11 +24,14 @@ QUANTITY_LABELS = {
 }
 
 
-def paper_comparison_table(frame: pd.DataFrame, params: dict, roles: Roles) -> Table:
-    """Table 5: the paper's numbers (report.paper) beside ours, matched by dataset role, with the difference."""
+def paper_comparison_table(frame: pd.DataFrame, params: dict, roles: Roles) -> Table | None:
+    """Table 5: the paper's numbers (report.paper) beside ours, matched by dataset role, with the difference
+    (None when the study has none of the paper's models)."""
     models = ordered(set(frame["model"]) | set(params.get("models", [])), list(params.get("models", [])))
     rows = [_compare(number_, frame, params, roles) for number_ in paper.PAPER_NUMBERS if number_.model in models]
     rows += [_compare_size(model, frame, roles) for model in models if model in paper.STATED_PARAMETERS_MILLIONS]
+    if not rows:
+        return None
     numbers = pd.DataFrame(rows)
     display = pd.DataFrame({
         "setting": numbers["setting"],
