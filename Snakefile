@@ -2,6 +2,9 @@
 #   snakemake --cores 8 results/figures        # everything, from raw data to the report
 #   snakemake --cores 2 <one metrics.json>     # one level, reusing the cached levels below it
 # Parameters: params.yaml (or --configfile FILE), validated against workflow/schemas/params.schema.yaml.
+# Every job's inputs, command and params keys come from the stage table (src/deepfake_lth/stages.py),
+# which also renders dvc.yaml. `snakemake --lint` advises a conda env or container per rule: the rules
+# run the package's CLI, installed (pinned, requirements.txt) into the environment Snakemake runs in.
 
 configfile: "params.yaml"
 

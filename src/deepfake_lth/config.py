@@ -119,3 +119,33 @@ def level_nearest(params: dict, sparsity: float) -> int:
 
 def levels_nearest(params: dict, sparsities: list[float]) -> list[int]:
     return sorted({level_nearest(params, s) for s in sparsities})
+
+
+def control_levels(params: dict) -> list[int]:
+    return levels_nearest(params, params["pruning"]["controls"]["sparsities"])
+
+
+def transfer_levels(params: dict) -> list[int]:
+    return levels_nearest(params, params["transfer"]["sparsities"])
+
+
+def gradcam_levels(params: dict) -> list[int]:
+    return levels_nearest(params, params["gradcam"]["sparsities"])
+
+
+def transfer_pairs(params: dict) -> list[tuple[str, str]]:
+    """The configured pairs whose datasets are both enabled."""
+    enabled = set(enabled_datasets(params))
+    return [(s, t) for s, t in params["transfer"]["pairs"] if s in enabled and t in enabled]
+
+
+def synthetic_datasets(params: dict) -> list[str]:
+    return [d for d in enabled_datasets(params) if params["datasets"][d]["adapter"] == "synthetic"]
+
+
+def runs(params: dict):
+    """Every (dataset, model, seed) of the enabled datasets."""
+    for dataset in enabled_datasets(params):
+        for model in params["models"]:
+            for seed in params["seeds"]:
+                yield dataset, model, seed

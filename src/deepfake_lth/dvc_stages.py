@@ -7,7 +7,7 @@ current. Regenerate with `deepfake-lth dvc-yaml`.
 
 from __future__ import annotations
 
-from deepfake_lth import stages
+from deepfake_lth import paths, stages
 from deepfake_lth.stages import Job, lookup
 
 
@@ -33,7 +33,7 @@ def render_dvc_yaml(params: dict, params_file: str = "params.yaml", written: dic
     """The dvc.yaml document (stages, plots) for these params."""
     stages.check_demo_roots(params)
     table = stages.study(params)
-    tables = stages.report_outputs(params)["tables"]
+    tables = paths.report_outputs(params)["tables"]
     return {
         "stages": {job.name: dvc_stage(job, params_file, written) for job in table},
         "plots": [{f"{tables}/accuracy_vs_sparsity.csv": {"x": "sparsity", "y": "test_accuracy", "template": "linear"}}],

@@ -54,3 +54,37 @@ def transfer_dir(params: dict, source: str, target: str, model: str, seed: int |
 
 def gradcam_dir(params: dict, dataset: str, model: str) -> Path:
     return Path(params["paths"]["results"]) / "gradcam" / dataset / model
+
+
+# The named output files of each kind of job (the stage table's and the Snakemake rules' outputs).
+def demo_outputs(params: dict, dataset: str) -> dict:
+    return {"root": raw_dir(params, dataset)}
+
+
+def faces_outputs(params, dataset) -> dict:
+    return {"store": face_store_dir(params, dataset)}
+
+
+def dense_outputs(params, dataset, model, seed) -> dict:
+    folder = dense_dir(params, dataset, model, seed)
+    return {name: folder / file for name, file in DENSE_FILES.items()}
+
+
+def level_outputs(params, dataset, model, seed, method, level) -> dict:
+    folder = level_dir(params, dataset, model, seed, method, level)
+    return {name: folder / file for name, file in LEVEL_FILES.items()}
+
+
+def transfer_outputs(params, source, target, model, seed, method, level) -> dict:
+    folder = transfer_dir(params, source, target, model, seed, method, level)
+    return {name: folder / file for name, file in LEVEL_FILES.items()}
+
+
+def gradcam_outputs(params, dataset, model) -> dict:
+    folder = gradcam_dir(params, dataset, model)
+    return {name: folder / file for name, file in GRADCAM_FILES.items()}
+
+
+def report_outputs(params) -> dict:
+    results = Path(params["paths"]["results"])
+    return {"tables": results / "tables", "figures": results / "figures", "report": results / "report.md"}

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepfake_lth import paths
-from deepfake_lth.config import ConfigError, dataset_params, enabled_datasets, levels_nearest, pruning_levels
+from deepfake_lth.config import (
+    ConfigError, control_levels, dataset_params, enabled_datasets, gradcam_levels, pruning_levels, runs,
+    synthetic_datasets, transfer_levels, transfer_pairs,
+)
 from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS
 
 PKG = "src/deepfake_lth"
@@ -85,52 +88,18 @@ def _job(params, rule, name, wildcards, args, inputs, outputs, keys, code=None) 
                tuple(keys), CODE[code or rule], digest=params_digest(params, keys))
 
 
-# ------------------------------------------------------------------ outputs (also the rules' patterns)
-def demo_outputs(params, dataset) -> dict:
-    return {"root": paths.raw_dir(params, dataset)}
-
-
-def faces_outputs(params, dataset) -> dict:
-    return {"store": paths.face_store_dir(params, dataset)}
-
-
-def dense_outputs(params, dataset, model, seed) -> dict:
-    folder = paths.dense_dir(params, dataset, model, seed)
-    return {name: folder / file for name, file in paths.DENSE_FILES.items()}
-
-
-def level_outputs(params, dataset, model, seed, method, level) -> dict:
-    folder = paths.level_dir(params, dataset, model, seed, method, level)
-    return {name: folder / file for name, file in paths.LEVEL_FILES.items()}
-
-
-def transfer_outputs(params, source, target, model, seed, method, level) -> dict:
-    folder = paths.transfer_dir(params, source, target, model, seed, method, level)
-    return {name: folder / file for name, file in paths.LEVEL_FILES.items()}
-
-
-def gradcam_outputs(params, dataset, model) -> dict:
-    folder = paths.gradcam_dir(params, dataset, model)
-    return {name: folder / file for name, file in paths.GRADCAM_FILES.items()}
-
-
-def report_outputs(params) -> dict:
-    results = Path(params["paths"]["results"])
-    return {"tables": results / "tables", "figures": results / "figures", "report": results / "report.md"}
-
-
 LEVEL_WILDCARDS = ("dataset", "model", "seed", "method", "level")
 # Each rule's output function and the wildcards it is called with: Snakemake's output patterns.
 OUTPUTS = {
-    "demo_data": (demo_outputs, ("dataset",)),
-    "faces": (faces_outputs, ("dataset",)),
-    "train": (dense_outputs, ("dataset", "model", "seed")),
-    "prune_imp": (level_outputs, LEVEL_WILDCARDS),
-    "prune_oneshot": (level_outputs, LEVEL_WILDCARDS),
-    "prune_control": (level_outputs, LEVEL_WILDCARDS),
-    "transfer": (transfer_outputs, ("source", "target", "model", "seed", "method", "level")),
-    "gradcam": (gradcam_outputs, ("dataset", "model")),
-    "report": (report_outputs, ()),
+    "demo_data": (paths.demo_outputs, ("dataset",)),
+    "faces": (paths.faces_outputs, ("dataset",)),
+    "train": (paths.dense_outputs, ("dataset", "model", "seed")),
+    "prune_imp": (paths.level_outputs, LEVEL_WILDCARDS),
+    "prune_oneshot": (paths.level_outputs, LEVEL_WILDCARDS),
+    "prune_control": (paths.level_outputs, LEVEL_WILDCARDS),
+    "transfer": (paths.transfer_outputs, ("source", "target", "model", "seed", "method", "level")),
+    "gradcam": (paths.gradcam_outputs, ("dataset", "model")),
+    "report": (paths.report_outputs, ()),
 }
 FOLDER_OUTPUTS = frozenset({"root", "store", "tables", "figures"})  # output names that are folders
 METRICS_OUTPUTS = frozenset({"metrics"})  # output names that are DVC metrics
@@ -145,13 +114,13 @@ def output_patterns(params: dict, rule: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------- jobs
 def demo_job(params, dataset) -> Job:
     return _job(params, "demo_data", f"demo-{dataset}", {"dataset": dataset}, ["demo", "--dataset", dataset], {},
-                demo_outputs(params, dataset), [f"datasets.{dataset}"])
+                paths.demo_outputs(params, dataset), [f"datasets.{dataset}"])
 
 
 def check_demo_roots(params) -> None:
     """The engines run the demo job into paths.raw/<name>: a synthetic dataset's root must be there."""
     for dataset in synthetic_datasets(params):
-        root = demo_outputs(params, dataset)["root"]
+        root = paths.demo_outputs(params, dataset)["root"]
         if Path(params["datasets"][dataset]["root"]) != root:
             raise ConfigError(f"params: key 'datasets.{dataset}.root': a synthetic dataset is generated into "
                               f"'{root}' (paths.raw/<name>), not '{params['datasets'][dataset]['root']}'")
@@ -159,7 +128,7 @@ def check_demo_roots(params) -> None:
 
 def faces_job(params, dataset) -> Job:
     return _job(params, "faces", f"faces-{dataset}", {"dataset": dataset}, ["faces", "--dataset", dataset],
-                {"raw": Path(params["datasets"][dataset]["root"])}, faces_outputs(params, dataset),
+                {"raw": Path(params["datasets"][dataset]["root"])}, paths.faces_outputs(params, dataset),
                 [f"datasets.{dataset}", "faces"])
 
 
@@ -176,14 +145,14 @@ def train_job(params, dataset, model, seed) -> Job:
     _check_run(params, dataset)
     return _job(params, "train", f"train-{dataset}-{model}-s{seed}", _run(dataset, model, seed),
                 ["train", "--dataset", dataset, "--model", model, "--seed", seed],
-                {"faces": paths.face_store_dir(params, dataset)}, dense_outputs(params, dataset, model, seed),
+                {"faces": paths.face_store_dir(params, dataset)}, paths.dense_outputs(params, dataset, model, seed),
                 [f"datasets.{dataset}", *TRAINING_KEYS])
 
 
 def rewind_input(params, dataset, model, seed, trained: Path) -> Path:
     """The checkpoint a ticket's surviving weights restart from (pruning.rewind): the dense run's θ0
     (init) or θk (iteration), or with `none` the trained weights its mask was made from."""
-    dense = dense_outputs(params, dataset, model, seed)
+    dense = paths.dense_outputs(params, dataset, model, seed)
     return {"init": dense["init"], "iteration": dense["rewind"], "none": trained}[params["pruning"]["rewind"]]
 
 
@@ -192,19 +161,19 @@ def level_job(params, dataset, model, seed, method, level) -> Job:
     a control the ticket's mask at level L (and random_mask the ticket's initialisation)."""
     _check_run(params, dataset)
     faces = paths.face_store_dir(params, dataset)
-    dense = dense_outputs(params, dataset, model, seed)
+    dense = paths.dense_outputs(params, dataset, model, seed)
     keys = [f"datasets.{dataset}", *PRUNING_KEYS]
     if method in CONTROL_METHODS:
         rule = "prune_control"
         ticket = params["pruning"]["controls"]["ticket"]
-        inputs = {"faces": faces, "ticket": level_outputs(params, dataset, model, seed, ticket, level)["mask"]}
+        inputs = {"faces": faces, "ticket": paths.level_outputs(params, dataset, model, seed, ticket, level)["mask"]}
         if method == "random_mask":  # the ticket's own initialisation (θ0, or θk when rewinding to k)
             inputs["init"] = dense["rewind"] if params["pruning"]["rewind"] == "iteration" else dense["init"]
         keys.append("pruning.controls.ticket")
     else:
         rule = "prune_imp" if method in IMP_METHODS else "prune_oneshot"
         if method in IMP_METHODS and level > 1:
-            previous = level_outputs(params, dataset, model, seed, method, level - 1)
+            previous = paths.level_outputs(params, dataset, model, seed, method, level - 1)
             inputs = {"faces": faces, "weights": previous["final"], "mask": previous["mask"]}
         else:
             inputs = {"faces": faces, "weights": dense["final"]}
@@ -212,15 +181,13 @@ def level_job(params, dataset, model, seed, method, level) -> Job:
     wildcards = {**_run(dataset, model, seed), "method": method, "level": f"{level:02d}"}
     return _job(params, rule, f"prune-{dataset}-{model}-s{seed}-{method}-{level:02d}", wildcards,
                 ["prune", "--dataset", dataset, "--model", model, "--seed", seed, "--method", method, "--level", level],
-                inputs, level_outputs(params, dataset, model, seed, method, level), keys, code="prune",
-                )
-
+                inputs, paths.level_outputs(params, dataset, model, seed, method, level), keys, code="prune")
 
 
 def transfer_job(params, source, target, model, seed, method, level) -> Job:
     """The source's ticket (its mask and rewind point) retrained on the target's faces."""
     _check_run(params, source, target)
-    ticket = level_outputs(params, source, model, seed, method, level)
+    ticket = paths.level_outputs(params, source, model, seed, method, level)
     inputs = {"faces": paths.face_store_dir(params, target), "mask": ticket["mask"],
               "rewind": rewind_input(params, source, model, seed, ticket["final"])}
     wildcards = {"source": source, "target": target, "model": model, "seed": seed, "method": method,
@@ -228,7 +195,7 @@ def transfer_job(params, source, target, model, seed, method, level) -> Job:
     return _job(params, "transfer", f"transfer-{source}-{target}-{model}-s{seed}-{method}-{level:02d}", wildcards,
                 ["transfer", "--source", source, "--target", target, "--model", model, "--seed", seed,
                  "--method", method, "--level", level],
-                inputs, transfer_outputs(params, source, target, model, seed, method, level),
+                inputs, paths.transfer_outputs(params, source, target, model, seed, method, level),
                 [f"datasets.{source}", f"datasets.{target}", *PRUNING_KEYS])
 
 
@@ -236,12 +203,12 @@ def gradcam_job(params, dataset, model) -> Job:
     """The first seed's dense run and its gradcam.method levels nearest gradcam.sparsities, in that order."""
     _check_run(params, dataset)
     seed, method = params["seeds"][0], params["gradcam"]["method"]
-    runs = [dense_outputs(params, dataset, model, seed)]
-    runs += [level_outputs(params, dataset, model, seed, method, level) for level in gradcam_levels(params)]
-    inputs = {"faces": paths.face_store_dir(params, dataset), "checkpoints": tuple(r["final"] for r in runs),
-              "metrics": tuple(r["metrics"] for r in runs)}
+    explained = [paths.dense_outputs(params, dataset, model, seed)]
+    explained += [paths.level_outputs(params, dataset, model, seed, method, level) for level in gradcam_levels(params)]
+    inputs = {"faces": paths.face_store_dir(params, dataset), "checkpoints": tuple(r["final"] for r in explained),
+              "metrics": tuple(r["metrics"] for r in explained)}
     return _job(params, "gradcam", f"gradcam-{dataset}-{model}", {"dataset": dataset, "model": model},
-                ["gradcam", "--dataset", dataset, "--model", model], inputs, gradcam_outputs(params, dataset, model),
+                ["gradcam", "--dataset", dataset, "--model", model], inputs, paths.gradcam_outputs(params, dataset, model),
                 GRADCAM_KEYS)
 
 
@@ -251,38 +218,10 @@ def report_job(params, jobs: list[Job]) -> Job:
     gradcam = [job.outputs for job in jobs if job.rule == "gradcam"]
     inputs = {"metrics": metrics, "gradcam": tuple(o["record"] for o in gradcam),
               "gradcam_grids": tuple(o["png"] for o in gradcam)}
-    return _job(params, "report", "report", {}, ["report"], inputs, report_outputs(params), REPORT_KEYS)
+    return _job(params, "report", "report", {}, ["report"], inputs, paths.report_outputs(params), REPORT_KEYS)
 
 
 # ------------------------------------------------------------------------------------ the declared study
-def control_levels(params) -> list[int]:
-    return levels_nearest(params, params["pruning"]["controls"]["sparsities"])
-
-
-def transfer_levels(params) -> list[int]:
-    return levels_nearest(params, params["transfer"]["sparsities"])
-
-
-def gradcam_levels(params) -> list[int]:
-    return levels_nearest(params, params["gradcam"]["sparsities"])
-
-
-def transfer_pairs(params) -> list[tuple[str, str]]:
-    enabled = set(enabled_datasets(params))
-    return [(s, t) for s, t in params["transfer"]["pairs"] if s in enabled and t in enabled]
-
-
-def synthetic_datasets(params) -> list[str]:
-    return [d for d in enabled_datasets(params) if params["datasets"][d]["adapter"] == "synthetic"]
-
-
-def runs(params):
-    for dataset in enabled_datasets(params):
-        for model in params["models"]:
-            for seed in params["seeds"]:
-                yield dataset, model, seed
-
-
 def study(params: dict) -> list[Job]:
     """Every job of the study params declares, upstream first; the report last."""
     jobs = []
@@ -306,7 +245,7 @@ def study(params: dict) -> list[Job]:
 
 
 class StageTable:
-    """The declared study's jobs, indexed by rule and wildcards (Snakemake) and by DVC stage name."""
+    """The declared study's jobs, indexed by rule and wildcards: what Snakemake's lookups ask."""
 
     def __init__(self, params: dict):
         check_demo_roots(params)
@@ -320,7 +259,4 @@ class StageTable:
             raise ConfigError(f"{rule} ({described}) is not a job of the study params.yaml declares "
                               "(check its datasets, models, seeds, methods and levels)")
         return self._by_rule[key]
-
-    def of_rule(self, rule: str) -> list[Job]:
-        return [job for job in self.jobs if job.rule == rule]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepfake_lth import stages
-from deepfake_lth.stages import (  # noqa: F401 (the study's shape, for callers of this module)
+from deepfake_lth.config import (  # noqa: F401 (the study's shape, for callers of this module)
     control_levels, gradcam_levels, synthetic_datasets, transfer_levels, transfer_pairs,
 )
 

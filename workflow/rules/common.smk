@@ -8,7 +8,7 @@ import yaml
 from snakemake.utils import min_version, validate
 
 from deepfake_lth import stages
-from deepfake_lth.config import validate_params
+from deepfake_lth.config import synthetic_datasets, validate_params
 from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS
 
 min_version("9.0")

@@ -7,7 +7,7 @@ rule demo_data:
     output:
         **outputs_of("demo_data"),
     wildcard_constraints:
-        dataset="|".join(stages.synthetic_datasets(PARAMS)) or "^$",
+        dataset="|".join(synthetic_datasets(PARAMS)) or "^$",
     params:
         command=command_of("demo_data"),
         digest=digest_of("demo_data"),
