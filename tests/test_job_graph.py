@@ -5,6 +5,7 @@ clean; and each job's record declares exactly the checkpoints its code reads."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ from conftest import REPO, TINY_PARAMS
 from deepfake_lth import stages
 from deepfake_lth.config import load_params
 from deepfake_lth.dvc_stages import render_dvc_yaml
-from workflow_runner import ENV, snakemake
+from workflow_runner import ENV, dvc, make_dvc_project, planned_jobs, snakemake
 
 PLANNER = REPO / "tests" / "snakemake_jobs.py"
 PAPER_PARAMS = REPO / "params.paper.yaml"
@@ -108,3 +109,38 @@ def test_snakemake_lint_reports_nothing_but_the_environment_advice(tmp_path):
     assert lints, "snakemake --lint printed no lint at all (is the parser still matching its output?)"
     assert set(lints) == {"* Specify a conda environment or container for each rule.:"}
     assert "conda" in (REPO / "Snakefile").read_text().split("\nconfigfile:")[0]
+
+
+@pytest.mark.slow
+def test_a_changed_rewind_point_reruns_random_mask_in_both_engines(tmp_path):
+    """Under rewind: iteration the ticket and its random_mask control start from θk (rewind.pt): a new
+    rewind.pt makes both engines re-run random_mask (not reinit, which reads no dense checkpoint)."""
+    raw = yaml.safe_load(TINY_PARAMS.read_text())
+    raw["datasets"]["demo_swap"]["enabled"] = False
+    raw.update(models=["mesonet"], gradcam={"models": []})
+    raw["training"]["rewind_iteration"] = 1
+    raw["pruning"].update(methods=["imp_global"], rewind="iteration")
+    params_file = tmp_path / "mini.yaml"
+    params_file.write_text(yaml.safe_dump(raw))
+    (tmp_path / "params.yaml").write_text(params_file.read_text())
+    snakemake(tmp_path, "results/figures")
+    make_dvc_project(tmp_path, params_file)
+    dvc(tmp_path, "commit", "--force", "--quiet")
+
+    dense = tmp_path / "results/runs/demo_gan/mesonet/seed_0/dense"
+    (dense / "rewind.pt").write_bytes((dense / "init.pt").read_bytes())  # another θk, newer than its readers
+    status = json.loads(dvc(tmp_path, "status", "--json").stdout)
+    readers = {name for name, entries in status.items()
+               if any("results/runs/demo_gan/mesonet/seed_0/dense/rewind.pt" in entry.get("changed deps", {})
+                      for entry in entries)}
+    assert readers == {f"prune-demo_gan-mesonet-s0-{m}" for m in ("imp_global-01", "imp_global-02", "random_mask-02")}
+
+    # The ticket's levels newer than the new rewind.pt: Snakemake's dry run leaves random_mask (for its
+    # own input rewind.pt) and the report; reinit reads no dense checkpoint, so it stays up to date.
+    for level in ("level_01", "level_02"):
+        for path in (tmp_path / f"results/runs/demo_gan/mesonet/seed_0/imp_global/{level}").iterdir():
+            os.utime(path)
+    assert planned_jobs(tmp_path, "results/figures") == {"prune_control": 1, "report": 1}
+    dry_run = snakemake(tmp_path, "-n", "results/figures").stdout
+    assert "Control random_mask" in dry_run and "Control reinit" not in dry_run
+    assert "Updated input files: results/runs/demo_gan/mesonet/seed_0/dense/rewind.pt" in dry_run

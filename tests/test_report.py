@@ -366,3 +366,32 @@ def test_formatting_helpers():
     assert latex_escape("a_b 5% ± 1") == r"a\_b 5\% $\pm$ 1"
     markdown = to_markdown(pd.DataFrame({"name": ["x|y"], "value": ["1.50"]}))
     assert markdown.splitlines() == ["| name | value |", "| --- | ---: |", "| x\\|y | 1.50 |"]
+
+
+def test_results_the_study_does_not_declare_are_named_as_ignored_and_read_by_nothing(tmp_path):
+    """A dataset, a seed and a level the study no longer declares, left on disk: the tables and the
+    figures (their data and their pixels) are exactly those of the declared study alone."""
+    params = make_params(tmp_path, seeds=[0], report={"formats": ["png"]})
+    write_results_tree(params, seeds=[0], methods=("imp_global",), controls=(), transfer=False, gradcam=False)
+    build_report(params)
+    results = Path(params["paths"]["results"])
+
+    def outputs():
+        return {p.relative_to(results): p.read_bytes() for folder in ("tables", "figures")
+                for p in sorted((results / folder).iterdir())}
+
+    declared_only = outputs()
+    ghosts = [dense_dir(params, "ghost_set", "cnn5", 0), dense_dir(params, SOURCE, "cnn5", 7),
+              level_dir(params, SOURCE, "cnn5", 0, "imp_global", 9)]
+    for folder, (dataset, seed, method, level) in zip(ghosts, [("ghost_set", 0, "dense", 0), (SOURCE, 7, "dense", 0),
+                                                              (SOURCE, 0, "imp_global", 9)]):
+        write_metrics(folder, stage="dense" if level == 0 else "prune", dataset=dataset, model="cnn5", seed=seed,
+                      method=method, level=level, accuracy=0.123456)
+    build_report(params)
+    assert outputs() == declared_only
+    report = (results / "report.md").read_text()
+    ignored = report.split("## Ignored results")[1].split("\n## ")[0]
+    assert "3 result files" in ignored
+    for folder in ghosts:
+        assert f"`{folder.relative_to(results).as_posix()}`" in ignored
+    assert "ghost_set" not in report.replace(ignored, "")

@@ -101,3 +101,38 @@ def test_every_metrics_file_is_in_the_accuracy_table(study, params):
     for path in targets.dense_metrics(params) + targets.level_metrics(params) + targets.control_metrics(params):
         m = json.loads((study / path).read_text())
         assert (m["dataset"], m["model"], m["method"], m["level"]) in rows, path
+
+
+# Last in the file: DVC takes over the study Snakemake built (the tests above leave it complete).
+HANDOFF_STAGES = [
+    "demo-demo_gan", "faces-demo_gan", "train-demo_gan-mesonet-s0", "prune-demo_gan-cnn5-s0-imp_global-02",
+    "prune-demo_swap-cnn5-s0-random_mask-02", "transfer-demo_gan-demo_swap-cnn5-s0-oneshot-02",
+    "gradcam-demo_swap-cnn5", "report",
+]
+
+
+@pytest.fixture(scope="module")
+def locked(study):
+    """The Snakemake-built study as a DVC project whose dvc.lock records it (what `make dvc-lock` does)."""
+    snakemake(study, "results/figures")
+    make_dvc_project(study, TINY_PARAMS)
+    dvc(study, "commit", "--force", "--quiet")
+    return study
+
+
+def dvc_status(workdir) -> dict:
+    return json.loads(dvc(workdir, "status", "--json").stdout)
+
+
+def test_dvc_repro_after_snakemake_and_dvc_lock_runs_nothing(locked):
+    assert dvc_status(locked) == {}
+    assert "Running stage" not in dvc(locked, "repro").stdout
+
+
+@pytest.mark.parametrize("stage", HANDOFF_STAGES)
+def test_a_stage_rerun_by_dvc_writes_what_snakemake_wrote(locked, stage):
+    """Same bytes from either engine (folders included: Snakemake's timestamp marker is not hashed),
+    so nothing below the re-run stage goes stale."""
+    output = dvc(locked, "repro", "--force", "--single-item", stage).stdout
+    assert f"Running stage '{stage}'" in output
+    assert dvc_status(locked) == {}

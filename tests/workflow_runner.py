@@ -47,10 +47,12 @@ def planned_jobs(workdir: Path, *targets: str) -> dict[str, int]:
 
 
 def make_dvc_project(workdir: Path, params_file: Path) -> None:
-    """A DVC project in `workdir`: the package sources (stage code dependencies), params.yaml, dvc.yaml."""
+    """A DVC project in `workdir`: the package sources (stage code dependencies), params.yaml, dvc.yaml
+    and the repository's .dvcignore, as in a clone."""
     shutil.copytree(REPO / "src", workdir / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(params_file, workdir / "params.yaml")
     run([str(BIN / "dvc"), "init", "--no-scm", "-q"], cwd=workdir)
+    shutil.copy(REPO / ".dvcignore", workdir / ".dvcignore")
     run([str(BIN / "deepfake-lth"), "dvc-yaml"], cwd=workdir)
 
 

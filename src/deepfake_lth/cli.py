@@ -12,6 +12,7 @@ import sys
 
 from deepfake_lth.config import ConfigError, load_params
 from deepfake_lth.errors import InputError
+from deepfake_lth.lottery.methods import LEVEL_METHODS, PRUNING_METHODS
 
 log = logging.getLogger("deepfake_lth")
 
@@ -80,7 +81,8 @@ def _cmd_dvc_yaml(params, args):
 
 DVC_HEADER = (
     "# Generated from params.yaml by `deepfake-lth dvc-yaml`: do not edit by hand, regenerate.\n"
-    "# The same stages and file targets as the Snakemake workflow (see src/deepfake_lth/dvc_stages.py).\n"
+    "# The same jobs, files and params keys as the Snakemake workflow: both are views of the stage table\n"
+    "# (src/deepfake_lth/stages.py).\n"
 )
 
 
@@ -117,12 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("prune", _cmd_prune, "make and train one pruning level")
     p.add_argument("--dataset", required=True)
     run_args(p)
-    level_args(p, ["imp_global", "imp_local", "oneshot", "reinit", "random_mask"])
+    level_args(p, LEVEL_METHODS)
     p = command("transfer", _cmd_transfer, "train a ticket from one dataset on another")
     p.add_argument("--source", required=True)
     p.add_argument("--target", required=True)
     run_args(p)
-    level_args(p, ["imp_global", "imp_local", "oneshot"])
+    level_args(p, PRUNING_METHODS)
     p = command("gradcam", _cmd_gradcam, "Grad-CAM maps of dense and pruned models")
     p.add_argument("--dataset", required=True)
     p.add_argument("--model", required=True)

@@ -24,6 +24,12 @@ def choose_device(setting: str = "auto") -> torch.device:
     raise ConfigError(f"params.yaml: key 'device': unknown device '{setting}' (allowed: auto, cpu, cuda)")
 
 
+def use_torch_threads(params: dict) -> None:
+    """Run torch on params `torch_threads` CPU threads: the bytes a job writes on the CPU depend on the
+    thread count (the order of float sums), so Snakemake, DVC or a shell must all give it the same."""
+    torch.set_num_threads(params["torch_threads"])
+
+
 def derive_seed(*parts: int) -> int:
     """A well-mixed 63-bit seed that is a pure function of `parts` (e.g. run seed and epoch)."""
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> np.uint64(1))

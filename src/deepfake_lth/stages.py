@@ -35,12 +35,12 @@ CODE = {
     "report": ("report",),
 }
 # The params keys each kind of job depends on; an unrelated change (gradcam, report, device) re-runs nothing.
-TRAINING_KEYS = ("training", "normalization", "resnet18_weights", "faces.image_size")
+TRAINING_KEYS = ("training", "normalization", "resnet18_weights", "faces.image_size", "torch_threads")
 PRUNING_KEYS = TRAINING_KEYS + (
     "pruning.rate", "pruning.rate_of", "pruning.rewind", "pruning.prune_output_layer", "pruning.oneshot_scope",
 )
 GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of",
-                "pruning.levels")
+                "pruning.levels", "torch_threads")
 REPORT_KEYS = ("report", "datasets", "transfer", "pruning", "training", "seeds", "models")
 
 

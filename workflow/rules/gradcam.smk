@@ -13,7 +13,7 @@ rule gradcam:
         digest=digest_of("gradcam"),
     log:
         log_of("gradcam"),
-    threads: 1
+    threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,
         runtime=60,

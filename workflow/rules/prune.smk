@@ -17,7 +17,7 @@ rule prune_imp:
         digest=digest_of("prune_imp"),
     log:
         log_of("prune_imp"),
-    threads: 1
+    threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,
         runtime=720,
@@ -40,7 +40,7 @@ rule prune_oneshot:
         digest=digest_of("prune_oneshot"),
     log:
         log_of("prune_oneshot"),
-    threads: 1
+    threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,
         runtime=720,
@@ -63,7 +63,7 @@ rule prune_control:
         digest=digest_of("prune_control"),
     log:
         log_of("prune_control"),
-    threads: 1
+    threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,
         runtime=720,

@@ -13,7 +13,7 @@ rule train:
         digest=digest_of("train"),
     log:
         log_of("train"),
-    threads: 1
+    threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,
         runtime=720,

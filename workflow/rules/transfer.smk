@@ -15,7 +15,7 @@ rule transfer:
         digest=digest_of("transfer"),
     log:
         log_of("transfer"),
-    threads: 1
+    threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,
         runtime=720,

@@ -22,7 +22,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from deepfake_lth import __version__, stages
-from deepfake_lth.device import choose_device
+from deepfake_lth.device import choose_device, use_torch_threads
 from deepfake_lth.errors import InputError
 from deepfake_lth.explain.grid import LABEL_NAMES, column_titles, plot_gradcam_grid
 from deepfake_lth.io import atomic_path, read_json, write_json
@@ -124,6 +124,7 @@ def run_gradcam(params: dict, dataset: str, model: str) -> dict:
     images = torch.stack([faces_dataset[int(i)][0] for i in indices])
     labels = store.labels[indices]
     device = choose_device(params.get("device", "auto"))
+    use_torch_threads(params)
     levels = explained_levels(params, job)
 
     maps, probabilities, layer_names = [], [], []

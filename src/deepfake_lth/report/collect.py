@@ -7,7 +7,6 @@ are only listed, as ignored, so that no stale number reaches a table or figure.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandas as pd
 
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import read_json
+from deepfake_lth.report.cells import as_float
 
 REQUIRED_KEYS = ("stage", "dataset", "model", "seed", "method", "level", "sparsity")
 SPLIT_METRICS = ("accuracy", "auc", "eer", "ap", "loss", "n")
@@ -77,28 +77,21 @@ def _metrics_row(path: Path, metrics: dict) -> dict:
         "seed": int(metrics["seed"]),
         "method": metrics["method"],
         "level": int(metrics["level"]),
-        "nominal_sparsity": _number(metrics.get("nominal_sparsity")),
-        "sparsity": _number(metrics["sparsity"]),
+        "nominal_sparsity": as_float(metrics.get("nominal_sparsity")),
+        "sparsity": as_float(metrics["sparsity"]),
         "stopped_early": metrics.get("stopped_early"),
         "version": metrics.get("version"),
         "params": metrics.get("params") or {},
     }
     for key in COUNT_KEYS:
-        row[key] = _number(metrics.get(key))
+        row[key] = as_float(metrics.get(key))
     for split, values in metrics["splits"].items():
         values = values or {}
         for name in SPLIT_METRICS:
-            row[f"{split}_{name}"] = _number(values.get(name))
+            row[f"{split}_{name}"] = as_float(values.get(name))
         for name in SPLIT_METRICS:
-            row[f"{split}_video_{name}"] = _number((values.get("video") or {}).get(name))
+            row[f"{split}_video_{name}"] = as_float((values.get("video") or {}).get(name))
     return row
-
-
-def _number(value) -> float:
-    """A float, NaN for null or absent (a metric undefined for a run, e.g. AUC on one class)."""
-    if value is None:
-        return math.nan
-    return float(value)
 
 
 def collect_gradcam(files: list[Path]) -> list[dict]:

@@ -9,6 +9,7 @@ from deepfake_lth import paths
 from deepfake_lth.config import dataset_params
 from deepfake_lth.data.face_store import FaceDataset, FaceStore
 from deepfake_lth.errors import InputError
+from deepfake_lth.models.registry import model_spec
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,11 @@ def params_record(params: dict, identity: RunIdentity, image_size: int) -> dict:
         "normalization": params["normalization"],
         "training": params["training"],
         "device": params["device"],
+        "torch_threads": params["torch_threads"],
     }
-    if identity.model == "resnet18":
-        record["resnet18_weights"] = params["resnet18_weights"]
+    weights_key = model_spec(identity.model).weights_key
+    if weights_key:
+        record[weights_key] = params[weights_key]
     if identity.stage != "dense":
         record["pruning"] = params["pruning"]
     if identity.source_dataset is not None:

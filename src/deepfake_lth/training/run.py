@@ -20,7 +20,7 @@ from torch import nn
 import deepfake_lth
 from deepfake_lth import stages
 from deepfake_lth.config import sparsity_at_level
-from deepfake_lth.device import choose_device, derive_seed, seed_everything
+from deepfake_lth.device import choose_device, derive_seed, seed_everything, use_torch_threads
 from deepfake_lth.io import atomic_path, save_tensors, write_json
 from deepfake_lth.models.masking import Mask, MaskKeeper, full_mask, sparsity_summary
 from deepfake_lth.models.registry import (
@@ -61,6 +61,7 @@ class _Fit:
         self.params, self.identity, self.splits = params, identity, splits
         self.training = params["training"]
         self.device = choose_device(params["device"])
+        use_torch_threads(params)
         self.outputs = outputs
         self.out_dir = Path(outputs["final"]).parent
         names = prunable_parameter_names(model, params["pruning"]["prune_output_layer"])
