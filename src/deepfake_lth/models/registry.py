@@ -52,14 +52,16 @@ def conv_and_linear_weights(model: nn.Module, prune_output_layer: bool = False) 
     ]
 
 
-def last_block_activation(model: nn.Module) -> list[nn.Module]:
-    """Grad-CAM target of MesoNet and CNN-5 (PAPER.md's default, the last conv block): the activation
-    of the last block of `features`, before its pooling, which keeps a map 2x (CNN-5) or 4x (MesoNet)
-    finer than the pooled output. No later layer modifies it in place."""
+def last_block_output(model: nn.Module) -> list[nn.Module]:
+    """Grad-CAM target of the MesoNet family and CNN-5 (PAPER.md's default, the last conv block): the
+    last block of `features`, at its output before pooling (MesoNet: after its BatchNorm, which follows
+    the ReLU; CNN-5: its ReLU), which keeps a map 2x (CNN-5) or 4x (MesoNet) finer than the pooled
+    output. No later layer modifies it in place."""
     from torch import nn
 
-    activations = [m for m in model.features[-1] if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
-    return [activations[-1]]
+    block = list(model.features[-1])
+    pools = [i for i, m in enumerate(block) if isinstance(m, nn.MaxPool2d)]
+    return [block[pools[-1] - 1]]
 
 
 def last_residual_block(model: nn.Module) -> list[nn.Module]:
@@ -101,8 +103,8 @@ def lazy_builder(path: str, loads_weights: bool = False) -> Builder:
 
 
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (  # the study's models, in report order
-    ModelSpec("mesonet", "MesoNet", lazy_builder("deepfake_lth.models.mesonet:MesoNet"), last_block_activation),
-    ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_activation),
+    ModelSpec("mesonet", "MesoNet", lazy_builder("deepfake_lth.models.mesonet:MesoNet"), last_block_output),
+    ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_output),
     ModelSpec("resnet18", "ResNet-18", lazy_builder("deepfake_lth.models.resnet18:build_resnet18", loads_weights=True),
               last_residual_block, weights_key="resnet18_weights"),
 )}
