@@ -13,6 +13,7 @@ import sys
 from deepfake_lth.config import ConfigError, load_params
 from deepfake_lth.errors import InputError
 from deepfake_lth.lottery.methods import LEVEL_METHODS, PRUNING_METHODS
+from deepfake_lth.models.registry import keras_models
 
 log = logging.getLogger("deepfake_lth")
 
@@ -33,6 +34,16 @@ def _cmd_models(params, args):
     from deepfake_lth.models.registry import parameter_table
 
     print(parameter_table(params).to_string(index=False))
+
+
+def _cmd_import_weights(params, args):
+    from deepfake_lth.models.keras_import import AUTHORS_IMAGE_SIZE, import_keras_weights
+
+    size = args.image_size or AUTHORS_IMAGE_SIZE
+    state = import_keras_weights(args.keras, args.model, args.out, size)
+    print(f"wrote {args.out}: {len(state)} tensors of {args.model} at {size} px from {args.keras} "
+          f"(params.yaml: model_weights: {{{args.model}: {args.out}}}; the authors' inputs are in [0, 1]: "
+          "normalization mean 0, std 1)")
 
 
 def _cmd_train(params, args):
@@ -113,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     command("demo", _cmd_demo, "generate a synthetic demo dataset into its root").add_argument("--dataset", required=True)
     command("faces", _cmd_faces, "extract faces into a face store").add_argument("--dataset", required=True)
     command("models", _cmd_models, "print each model's parameter counts")
+    p = command("import-weights", _cmd_import_weights, "turn the MesoNet authors' Keras .h5 weights into a state_dict file")
+    p.set_defaults(needs_params=False)
+    p.add_argument("--model", required=True, choices=keras_models())
+    p.add_argument("--keras", required=True, help="the Keras weights file (.h5), e.g. Meso4_DF.h5")
+    p.add_argument("--out", required=True, help="the state_dict file to write (.pt)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="face size the model is built for; must fit the file's dense layer (default: the authors' 256)")
     p = command("train", _cmd_train, "train the dense model (level 0)")
     p.add_argument("--dataset", required=True)
     run_args(p)
@@ -141,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        params = load_params(args.params)
+        params = load_params(args.params) if getattr(args, "needs_params", True) else None
         args.func(params, args)
     except (ConfigError, FileNotFoundError, InputError) as e:
         print(f"deepfake-lth {args.command}: error: {e}", file=sys.stderr)

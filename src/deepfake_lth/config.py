@@ -39,6 +39,8 @@ def _validator_filling_defaults():
 def validate_params(params: dict, source: str = "params.yaml") -> dict:
     """Return a copy of params with defaults filled in; raise ConfigError naming the first bad key."""
     params = copy.deepcopy(params)
+    if isinstance(params, dict) and "resnet18_weights" in params:
+        raise ConfigError(f"{source}: key 'resnet18_weights' was renamed: write model_weights: {{resnet18: FILE}}")
     validator = _validator_filling_defaults()(load_schema())
     errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
     if errors:
@@ -52,9 +54,10 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
 def _check_references(params: dict, source: str) -> None:
     """Names the schema does not enumerate: the datasets of params.yaml, the registries' models and methods."""
     controls, gradcam, transfer = params["pruning"]["controls"], params["gradcam"], params["transfer"]
-    checks = [  # (key, a name or a list of names, what they name, the allowed names)
+    checks = [  # (key, a name, a list of names or a mapping by name, what they name, the allowed names)
         ("models", params["models"], "model", model_names()),
         ("gradcam.models", gradcam["models"], "model", model_names()),
+        ("model_weights", params["model_weights"], "model", model_names()),
         ("pruning.methods", params["pruning"]["methods"], "pruning method", PRUNING_METHODS),
         ("pruning.controls.methods", controls["methods"], "control method", CONTROL_METHODS),
         ("pruning.controls.ticket", controls["ticket"], "pruning method", PRUNING_METHODS),
@@ -63,7 +66,10 @@ def _check_references(params: dict, source: str) -> None:
     ]
     checks += [(f"transfer.pairs.{i}", pair, "dataset", sorted(params["datasets"])) for i, pair in enumerate(transfer["pairs"])]
     for key, value, what, allowed in checks:
-        named = [(key, value)] if isinstance(value, str) else [(f"{key}.{i}", name) for i, name in enumerate(value)]
+        if isinstance(value, dict):  # named by its keys
+            named = [(f"{key}.{name}", name) for name in value]
+        else:
+            named = [(key, value)] if isinstance(value, str) else [(f"{key}.{i}", name) for i, name in enumerate(value)]
         for where, name in named:
             if name not in allowed:
                 raise ConfigError(f"{source}: key '{where}': unknown {what} '{name}' (allowed: {', '.join(allowed)})")

@@ -35,7 +35,8 @@ CODE = {
     "report": ("report",),
 }
 # The params keys each kind of job depends on; an unrelated change (gradcam, report, device) re-runs nothing.
-TRAINING_KEYS = ("training", "normalization", "resnet18_weights", "faces.image_size", "torch_threads")
+# A run also depends on `model_weights.<its model>` when params name a weights file for it (weights_keys).
+TRAINING_KEYS = ("training", "normalization", "faces.image_size", "torch_threads")
 PRUNING_KEYS = TRAINING_KEYS + (
     "pruning.rate", "pruning.rate_of", "pruning.rewind", "pruning.prune_output_layer", "pruning.oneshot_scope",
 )
@@ -75,6 +76,12 @@ def lookup(params: dict, dotted: str):
     for part in dotted.split("."):
         value = value[part]
     return value
+
+
+def weights_keys(params: dict, model: str) -> list[str]:
+    """`model_weights.<model>` when params name a starting weights file for the model: changing one
+    model's file re-runs that model's jobs only (absent, DVC could not list it)."""
+    return [f"model_weights.{model}"] if model in params.get("model_weights", {}) else []
 
 
 def params_digest(params: dict, keys) -> str:
@@ -146,7 +153,7 @@ def train_job(params, dataset, model, seed) -> Job:
     return _job(params, "train", f"train-{dataset}-{model}-s{seed}", _run(dataset, model, seed),
                 ["train", "--dataset", dataset, "--model", model, "--seed", seed],
                 {"faces": paths.face_store_dir(params, dataset)}, paths.dense_outputs(params, dataset, model, seed),
-                [f"datasets.{dataset}", *TRAINING_KEYS])
+                [f"datasets.{dataset}", *TRAINING_KEYS, *weights_keys(params, model)])
 
 
 def rewind_input(params, dataset, model, seed, trained: Path) -> Path:
@@ -162,7 +169,7 @@ def level_job(params, dataset, model, seed, method, level) -> Job:
     _check_run(params, dataset)
     faces = paths.face_store_dir(params, dataset)
     dense = paths.dense_outputs(params, dataset, model, seed)
-    keys = [f"datasets.{dataset}", *PRUNING_KEYS]
+    keys = [f"datasets.{dataset}", *PRUNING_KEYS, *weights_keys(params, model)]
     if method in CONTROL_METHODS:
         rule = "prune_control"
         ticket = params["pruning"]["controls"]["ticket"]
@@ -196,7 +203,7 @@ def transfer_job(params, source, target, model, seed, method, level) -> Job:
                 ["transfer", "--source", source, "--target", target, "--model", model, "--seed", seed,
                  "--method", method, "--level", level],
                 inputs, paths.transfer_outputs(params, source, target, model, seed, method, level),
-                [f"datasets.{source}", f"datasets.{target}", *PRUNING_KEYS])
+                [f"datasets.{source}", f"datasets.{target}", *PRUNING_KEYS, *weights_keys(params, model)])
 
 
 def gradcam_job(params, dataset, model) -> Job:

@@ -37,6 +37,7 @@ from torch import nn
 
 KERAS_BATCHNORM = {"eps": 1e-3, "momentum": 0.01}  # Keras' epsilon and momentum 0.99, in PyTorch's terms
 POOLS = (2, 2, 2, 4)
+FEATURE_CHANNELS = 16  # of the last block: the dense head sees 16 x side x side features
 
 
 def _conv(in_channels: int, out_channels: int, kernel: int, dilation: int = 1) -> list[nn.Module]:
@@ -56,7 +57,7 @@ def flattened_features(image_size: int) -> int:
     side = image_size
     for pool in POOLS:
         side = math.ceil(side / pool)
-    return 16 * side * side
+    return FEATURE_CHANNELS * side * side
 
 
 def _head(image_size: int) -> nn.Sequential:

@@ -1,7 +1,8 @@
 """The model registry: one entry per model carrying its facts, and the functions every stage asks.
 
 An entry (`ModelSpec`) holds the model's name (as in params.yaml and folder names), its display name,
-its builder, its Grad-CAM target layer and its prunable-tensor rule. Adding a model is its module plus
+its builder, its Grad-CAM target layer and its prunable-tensor rule. Any model may start from a local
+state_dict file (params.yaml `model_weights: {name: file}`). Adding a model is its module plus
 one entry here (or one `register` call); nothing else keeps a list of models.
 
 Torch-free at import on purpose: the Snakefile validates params.yaml (model names) while parsing, and
@@ -69,6 +70,12 @@ def last_residual_block(model: nn.Module) -> list[nn.Module]:
     return [model.layer4[-1]]
 
 
+def last_exit_flow_activation(model: nn.Module) -> list[nn.Module]:
+    """Grad-CAM target of XceptionNet: `act4`, the ReLU after the exit flow's last separable conv and its
+    BatchNorm (`conv4`, `bn4`), the last feature map before global pooling (10x10 at 299 px)."""
+    return [model.act4]
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model's facts: every stage asks its entry instead of keeping a list by model name."""
@@ -78,7 +85,7 @@ class ModelSpec:
     build: Builder
     target_layer: TargetLayer
     prunable: PrunableRule = conv_and_linear_weights
-    weights_key: str | None = None  # the params.yaml key naming a local weights file, if the model has one
+    keras_original: str | None = None  # the class of the MesoNet authors' classifiers.py whose .h5 import-weights reads
 
 
 def lazy_builder(path: str, loads_weights: bool = False) -> Builder:
@@ -103,10 +110,15 @@ def lazy_builder(path: str, loads_weights: bool = False) -> Builder:
 
 
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (  # the study's models, in report order
-    ModelSpec("mesonet", "MesoNet", lazy_builder("deepfake_lth.models.mesonet:MesoNet"), last_block_output),
+    ModelSpec("mesonet", "MesoNet", lazy_builder("deepfake_lth.models.mesonet:MesoNet"), last_block_output,
+              keras_original="Meso4"),
+    ModelSpec("mesoinception", "MesoInception-4", lazy_builder("deepfake_lth.models.mesonet:MesoInception"),
+              last_block_output, keras_original="MesoInception4"),
     ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_output),
     ModelSpec("resnet18", "ResNet-18", lazy_builder("deepfake_lth.models.resnet18:build_resnet18", loads_weights=True),
-              last_residual_block, weights_key="resnet18_weights"),
+              last_residual_block),
+    ModelSpec("xception", "XceptionNet", lazy_builder("deepfake_lth.models.xception:build_xception"),
+              last_exit_flow_activation),
 )}
 MODEL_NAMES = tuple(_REGISTRY)  # the built-in models; model_names() includes later registrations
 
@@ -135,6 +147,11 @@ def model_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
+def keras_models() -> tuple[str, ...]:
+    """The models whose authors' Keras weights files import-weights reads."""
+    return tuple(name for name, spec in _REGISTRY.items() if spec.keras_original)
+
+
 def model_spec(name: str) -> ModelSpec:
     if name not in _REGISTRY:
         raise ValueError(f"unknown model '{name}' (allowed: {', '.join(_REGISTRY)})")
@@ -154,9 +171,8 @@ def build_model(name: str, image_size: int, weights: str | Path | None = None) -
 
 
 def model_weights(params: dict, name: str) -> str | None:
-    """The local weights file params.yaml names for this model (None when its entry has no such key)."""
-    key = model_spec(name).weights_key
-    return params.get(key) if key else None
+    """The local state_dict file params.yaml's `model_weights` names for this model (None: random init)."""
+    return params.get("model_weights", {}).get(name)
 
 
 def load_weights(model: nn.Module, path: Path) -> None:

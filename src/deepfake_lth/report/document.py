@@ -21,6 +21,9 @@ COMPARED_SETTINGS = {
     "image_size": lambda p: p["faces"]["image_size"],
     "normalization": lambda p: p["normalization"],
 }
+TARGET_LAYERS_TEXT = ("the output of the last conv block before its pooling (MesoNet and MesoInception-4: after its "
+                      "BatchNorm, which follows the ReLU as in the authors' Keras model; CNN-5: its ReLU), "
+                      "`layer4[-1]` (ResNet-18), `act4` (XceptionNet: the exit flow's last activation)")
 REWIND_TEXT = {
     "init": "surviving weights reset to their initial values θ0 after each pruning step (classic LTH)",
     "iteration": "surviving weights reset to θk, the weights after k = {k} optimiser steps of the dense run",
@@ -131,8 +134,7 @@ def _assumptions_section(params, frame, gradcam_records) -> str:
     gradcam = params.get("gradcam", {})
     target_layers = sorted({f"{r['model']}: `{', '.join(r.get('target_layers', []))}`" for r in gradcam_records})
     items = [
-        f"Models: {', '.join(params['models'])}; ResNet-18 weights: "
-        + (f"`{params['resnet18_weights']}`" if params.get("resnet18_weights") else "random initialisation (nothing downloaded)") + ".",
+        f"Models: {', '.join(params['models'])}; starting weights: {_starting_weights(params)}.",
         f"Faces: {params['faces']['image_size']}×{params['faces']['image_size']} px; normalisation mean "
         f"{params['normalization']['mean']}, std {params['normalization']['std']}.",
         f"Training: {t['optimizer']}, learning rate {t['learning_rate']}, weight decay {t['weight_decay']}, "
@@ -166,7 +168,7 @@ def _assumptions_section(params, frame, gradcam_records) -> str:
         f"at the levels nearest {_pct_list(gradcam.get('sparsities', []))} (levels {_levels(params, gradcam.get('sparsities', []))}), "
         f"{gradcam.get('images_per_class')} real and {gradcam.get('images_per_class')} fake test faces drawn with "
         f"seed {gradcam.get('seed')}, of the first seed's runs; target: the true class; target layers "
-        + ("; ".join(target_layers) if target_layers else "the activation of the last conv block before its pooling (MesoNet, CNN-5), `layer4[-1]` (ResNet-18)")
+        + ("; ".join(target_layers) if target_layers else TARGET_LAYERS_TEXT)
         + "; change of attention = Frobenius norm of (pruned map − dense map), maps scaled to [0, 1] per face.",
         f"Device: {params.get('device', 'auto')}.",
     ]
@@ -204,7 +206,7 @@ def _comparison_section(tables: list[Table], roles: Roles) -> str:
         "## The paper's numbers beside ours", "",
         f"{roles.how} The paper's Table I says only \"IMP\"; our column uses the first of IMP-Global and "
         "IMP-Local that was run on the transfer pair. \"not run\" marks a number with no matching result. "
-        "XceptionNet (in the paper's v2) is not implemented here.", "",
+        "XceptionNet's numbers are those of the paper's v2.", "",
         to_markdown(table.display),
     ])
 
@@ -245,6 +247,14 @@ def _paper_section() -> str:
               "From PAPER.md; the paper's numbers above are quoted as printed, contradictions included.", ""]
     lines += [f"- {item}" for item in paper.KNOWN_CONTRADICTIONS]
     return "\n".join(lines + [""])
+
+
+def _starting_weights(params) -> str:
+    """Each model's starting point (params.yaml model_weights; metrics.json records it per run)."""
+    files = {m: params.get("model_weights", {}).get(m) for m in params["models"]}
+    named = [f"{model} from `{path}`" for model, path in files.items() if path]
+    rest = [model for model, path in files.items() if not path]
+    return "; ".join(named + ([f"{', '.join(rest)} randomly initialised (nothing downloaded)"] if rest else []))
 
 
 def _pct_list(values) -> str:

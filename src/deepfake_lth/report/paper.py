@@ -11,7 +11,7 @@ from dataclasses import dataclass
 OPENFORENSIC = "openforensic"
 FFPP = "ffpp"
 
-# Model names of the paper mapped to this project's registry names (XceptionNet is not implemented).
+# Model names of the paper mapped to this project's registry names (XceptionNet: the paper's v2).
 MODEL_NAMES = {"MesoNet": "mesonet", "CNN-5": "cnn5", "ResNet-18": "resnet18", "XceptionNet": "xception"}
 
 # Parameter counts as the paper states them (millions); the report sets the measured ones beside them.

@@ -9,7 +9,7 @@ from deepfake_lth import paths
 from deepfake_lth.config import dataset_params
 from deepfake_lth.data.face_store import FaceDataset, FaceStore
 from deepfake_lth.errors import InputError
-from deepfake_lth.models.registry import model_spec
+from deepfake_lth.models.registry import model_weights
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,7 @@ def params_record(params: dict, identity: RunIdentity, image_size: int) -> dict:
         "device": params["device"],
         "torch_threads": params["torch_threads"],
     }
-    weights_key = model_spec(identity.model).weights_key
-    if weights_key:
-        record[weights_key] = params[weights_key]
+    record["model_weights"] = model_weights(params, identity.model)  # the file it started from (null: random init)
     if identity.stage != "dense":
         record["pruning"] = params["pruning"]
     if identity.source_dataset is not None:
