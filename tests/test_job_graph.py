@@ -70,10 +70,10 @@ def test_the_paper_configuration_plans_the_same_jobs_in_both_engines(tmp_path):
     params = study_folder(tmp_path, PAPER_PARAMS)
     snake = snakemake_plan(tmp_path)
     rules = sorted(rule for rule, _ in snake.values())
-    # 2 datasets x 3 models x 3 seeds: dense, 3 methods x 8 levels, 2 controls x 2 levels; 3 x 3 x 2 x 2
-    # transfer cells; Grad-CAM of ResNet-18 on both datasets; the report.
+    # 2 datasets x 4 models (the paper's v2: with XceptionNet) x 3 seeds: dense, 3 methods x 8 levels,
+    # 2 controls x 2 levels; 4 x 3 x 2 x 2 transfer cells; Grad-CAM of ResNet-18 on both datasets; the report.
     assert {rule: rules.count(rule) for rule in set(rules)} == {
-        "faces": 2, "train": 18, "prune_imp": 288, "prune_oneshot": 144, "prune_control": 72, "transfer": 36,
+        "faces": 2, "train": 24, "prune_imp": 384, "prune_oneshot": 192, "prune_control": 96, "transfer": 48,
         "gradcam": 2, "report": 1,
     }
     assert_same_jobs(snake, dvc_plan(params))

@@ -77,7 +77,7 @@ def study(tmp_path_factory):
 
 
 def test_an_unregistered_model_is_refused_by_name_and_the_registry_is_restored(tmp_path):
-    with pytest.raises(ConfigError, match=r"key 'models\.0': unknown model 'tinynet' \(allowed: mesonet, cnn5, resnet18\)"):
+    with pytest.raises(ConfigError, match=r"key 'models\.0': unknown model 'tinynet' \(allowed: mesonet, mesoinception, cnn5, resnet18, xception\)"):
         make_params(tmp_path, models=(NAME,))
     with registered(TINY):
         assert model_names() == (*MODEL_NAMES, NAME) and model_label(NAME) == LABEL
