@@ -20,7 +20,7 @@ from deepfake_lth.cli import main  # noqa: E402
 from deepfake_lth.errors import InputError  # noqa: E402
 from deepfake_lth.models import mesonet  # noqa: E402
 from deepfake_lth.models.keras_import import keras_state_dict  # noqa: E402
-from deepfake_lth.models.registry import build_model  # noqa: E402
+from deepfake_lth.models.registry import build_model, count_parameters  # noqa: E402
 
 SIZE = 256  # the authors' IMGWIDTH
 
@@ -147,6 +147,7 @@ def test_imported_keras_weights_give_the_authors_outputs(tmp_path, faces, name, 
     probabilities = keras.ops.convert_to_numpy(original(faces, training=False))[:, 0]
     assert probabilities.std() > 0.1 and ((probabilities > 0.02) & (probabilities < 0.98)).all()  # not saturated
     assert np.abs(ours_probabilities(model, faces) - probabilities).max() < 1e-5
+    assert count_parameters(model) == sum(int(np.prod(w.shape)) for w in original.trainable_weights)
 
 
 def test_the_old_layer_order_would_not_give_the_authors_outputs(tmp_path, faces, monkeypatch):

@@ -38,6 +38,24 @@ def test_mesonet_has_four_batchnorms_and_conv_biases_of_its_own():
     assert [c.kernel_size for c in convs] == [(3, 3), (5, 5), (5, 5), (5, 5)]
 
 
+def test_mesoinception_has_the_authors_layers_and_parameter_count():
+    # Inception layers (1,4,4,2) on 3 channels and (2,4,4,2) on 11, BatchNorm of 11 and 12, convs 5x5 12->16
+    # and 16->16 with BatchNorm, the Meso-4 head: 28,615 at the authors' 256 px (their Keras model's trainable count)
+    assert count_parameters(build_model("mesoinception", 256)) == 28_615
+    assert count_parameters(build_model("mesoinception", 128)) == 16_327
+    model = build_model("mesoinception", 128)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.dilation[0] for c in convs[:7]] == [1, 1, 1, 1, 2, 1, 3] and all(c.bias is not None for c in convs)
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert [n.num_features for n in norms] == [11, 12, 16, 16] and all(n.eps == 1e-3 for n in norms)
+
+
+def test_mesonet_puts_relu_before_batchnorm_as_the_authors_keras_model():
+    block = build_model("mesonet", 128).features[0]
+    assert [type(m) for m in block] == [nn.Conv2d, nn.ReLU, nn.BatchNorm2d, nn.MaxPool2d]
+    assert block[2].eps == 1e-3 and block[2].momentum == pytest.approx(0.01)
+
+
 def test_cnn5_has_about_0_30m_parameters_at_any_size():
     assert count_parameters(build_model("cnn5", 128)) == 301_137
     assert count_parameters(build_model("cnn5", 64)) == 301_137
