@@ -13,7 +13,7 @@ from deepfake_lth.io import atomic_dir, atomic_path
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import figures as plots
 from deepfake_lth.report import paper
-from deepfake_lth.report.collect import collect_gradcam, collect_metrics, report_inputs
+from deepfake_lth.report.collect import collect_gradcam, collect_metrics, sort_report_inputs
 from deepfake_lth.report.document import render_report
 from deepfake_lth.report.formats import write_table
 from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
@@ -39,7 +39,7 @@ def build_report(params: dict) -> dict:
     InputError when no declared metrics file exists. Each folder is replaced whole, figures last.
     """
     results = Path(params["paths"]["results"])
-    inputs = report_inputs(stages.study(params)[-1], results)
+    inputs = sort_report_inputs(stages.study(params)[-1], results)
     frame = collect_metrics(inputs.metrics, results)
     records = collect_gradcam(inputs.gradcam)
     roles = dataset_roles(params, ordered(in_domain(frame)["dataset"], list(params.get("datasets", {}))))

@@ -31,7 +31,7 @@ class ReportInputs:
     ignored: list[Path]  # result files under results/ that the declared study does not contain
 
 
-def report_inputs(job, results_dir: str | Path) -> ReportInputs:
+def sort_report_inputs(job, results_dir: str | Path) -> ReportInputs:
     """Split the report `job`'s declared inputs into present and missing, and find the undeclared."""
     declared_metrics, declared_gradcam = list(job.inputs["metrics"]), list(job.inputs["gradcam"])
     declared = {Path(p) for p in declared_metrics + declared_gradcam}
