@@ -1,12 +1,17 @@
 # deepfake-lth: the study as a Snakemake workflow.
 #   snakemake --cores 8 results/figures        # everything, from raw data to the report
 #   snakemake --cores 2 <one metrics.json>     # one level, reusing the cached levels below it
-# Parameters: params.yaml (or --configfile FILE), validated against workflow/schemas/params.schema.yaml.
+# Parameters: one complete params file, validated against workflow/schemas/params.schema.yaml:
+# params.yaml, or the file(s) named with --configfile=FILE, which then *replace* params.yaml instead of
+# being merged over it (so params.paper.yaml runs the paper's datasets and no demo); --config KEY=VALUE
+# overrides single keys of either.
 # Every job's inputs, command and params keys come from the stage table (src/deepfake_lth/stages.py),
 # which also renders dvc.yaml. `snakemake --lint` advises a conda env or container per rule: the rules
 # run the package's CLI, installed (pinned, requirements.txt) into the environment Snakemake runs in.
 
-configfile: "params.yaml"
+if not workflow.overwrite_configfiles:
+
+    configfile: "params.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -16,6 +21,12 @@ include: "workflow/rules/prune.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/gradcam.smk"
 include: "workflow/rules/report.smk"
+
+
+onstart:
+    from deepfake_lth.plan import study_plan
+
+    print(study_plan(PARAMS, ", ".join(workflow.overwrite_configfiles or ["params.yaml"])))
 
 
 rule all:

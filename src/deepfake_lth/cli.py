@@ -98,7 +98,18 @@ DVC_HEADER = (
 
 
 def _cmd_validate(params, args):
+    from deepfake_lth.plan import missing_roots
+
+    for name, root in missing_roots(params):
+        log.warning("%s: dataset '%s' is enabled but its root %s does not exist (download it there, "
+                    "or change datasets.%s.root)", args.params, name, root, name)
     print(f"{args.params}: valid")
+
+
+def _cmd_plan(params, args):
+    from deepfake_lth.plan import study_plan
+
+    print(study_plan(params, args.params))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--method", required=True, choices=methods)
         p.add_argument("--level", type=int, required=True, help="pruning level, 1..pruning.levels")
 
-    command("validate", _cmd_validate, "validate params.yaml and exit")
+    command("validate", _cmd_validate, "validate params.yaml (warning of missing dataset roots) and exit")
+    command("plan", _cmd_plan, "show the study params.yaml declares: datasets, models, levels, jobs and training work")
     command("demo", _cmd_demo, "generate a synthetic demo dataset into its root").add_argument("--dataset", required=True)
     command("faces", _cmd_faces, "extract faces into a face store").add_argument("--dataset", required=True)
     command("models", _cmd_models, "print each model's parameter counts")
