@@ -49,8 +49,10 @@ def test_one_level_is_regenerated_alone_and_identically(study):
     shutil.rmtree(level)
     target = str(level.relative_to(study) / "metrics.json")
     assert planned_jobs(study, target) == {"prune_imp": 1}
-    snakemake(study, target)
+    run = snakemake(study, target)
     assert json.loads((level / "metrics.json").read_text()) == before
+    # the run began by printing the plan of the study it belongs to
+    assert "deepfake-lth plan of params.yaml: 51 jobs" in run.stdout and "levels: 50% of the remaining" in run.stdout
 
 
 @pytest.mark.parametrize(

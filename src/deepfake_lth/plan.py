@@ -67,9 +67,9 @@ def dataset_rows(params: dict) -> list[list[str]]:
 def model_rows(params: dict) -> list[list[str]]:
     from deepfake_lth.models.registry import model_label, parameter_table
 
-    table = parameter_table(params, params["models"])
-    return [[row.model, model_label(row.model), f"{row.total_parameters:,}", f"{row.prunable_parameters:,}"]
-            for row in table.itertuples()]
+    table = parameter_table(params).set_index("model").loc[params["models"]]
+    return [[name, model_label(name), f"{row.total_parameters:,}", f"{row.prunable_parameters:,}"]
+            for name, row in table.iterrows()]
 
 
 def level_rows(params: dict) -> list[list[str]]:

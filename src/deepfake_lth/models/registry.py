@@ -200,14 +200,13 @@ def count_parameters(model: nn.Module, names: list[str] | None = None) -> int:
     return sum(params[n].numel() for n in (names if names is not None else params))
 
 
-def parameter_table(params: dict, names: list[str] | None = None) -> pd.DataFrame:
-    """One row per model (default: every registered one) at the configured face size: total and prunable
-    parameters."""
+def parameter_table(params: dict) -> pd.DataFrame:
+    """One row per registered model at the configured face size: total and prunable parameters."""
     import pandas as pd
 
     size = params["faces"]["image_size"]
     rows = []
-    for name in names if names is not None else model_names():
+    for name in model_names():
         model = build_model(name, size)
         prunable = prunable_parameter_names(model, params["pruning"]["prune_output_layer"])
         rows.append({
