@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from workflow_runner import BIN
+from workflow_runner import BIN, job_counts
 
 PAPER = REPO / "params.paper.yaml"
 SHELL_BLOCK = re.compile(r"^```(?:bash|sh|shell)\n(.*?)^```", re.S | re.M)
@@ -73,19 +73,6 @@ def empty_roots(work, params_file) -> None:
     for entry in yaml.safe_load(params_file.read_text())["datasets"].values():
         if entry.get("enabled", True) and entry["adapter"] != "synthetic":
             (work / entry["root"]).mkdir(parents=True, exist_ok=True)
-
-
-def job_counts(output: str) -> dict[str, int]:
-    counts, table = {}, False
-    for line in output.splitlines():
-        parts = line.split()
-        if parts[:2] == ["job", "count"]:
-            table = True
-        elif table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] == "total":
-                break
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def bash(work, script: str) -> subprocess.CompletedProcess:

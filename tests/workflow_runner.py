@@ -33,9 +33,13 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def planned_jobs(workdir: Path, *targets: str) -> dict[str, int]:
     """Job counts per rule of a dry run ({} when nothing is to be done)."""
-    out = snakemake(workdir, "-n", *targets).stdout
+    return job_counts(snakemake(workdir, "-n", *targets).stdout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Job counts per rule from the job-stats table of Snakemake's output."""
     counts, in_table = {}, False
-    for line in out.splitlines():
+    for line in output.splitlines():
         parts = line.split()
         if parts[:2] == ["job", "count"]:
             in_table = True
