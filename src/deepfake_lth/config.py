@@ -10,8 +10,17 @@ import yaml
 
 from deepfake_lth.lottery.methods import CONTROL_METHODS, PRUNING_METHODS
 from deepfake_lth.models.registry import model_names
+from deepfake_lth.paths import SPLITS
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "params.schema.yaml"
+# The keys of each adapter that name something per split (a folder, a file, a count): a split the data
+# ships is named in each of them, a split it lacks in derive_splits instead.
+SPLIT_KEYS = {
+    "imagefolder": ("splits",),
+    "openforensics": ("annotations", "images"),
+    "faceforensics": ("split_files",),
+    "synthetic": ("synthetic.images_per_class",),
+}
 
 
 class ConfigError(ValueError):
@@ -48,6 +57,8 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
         key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
         raise ConfigError(f"{source}: key '{key}': {error.message}")
     _check_references(params, source)
+    for name, entry in params["datasets"].items():
+        _check_splits(name, entry, source)
     return params
 
 
@@ -73,6 +84,36 @@ def _check_references(params: dict, source: str) -> None:
         for where, name in named:
             if name not in allowed:
                 raise ConfigError(f"{source}: key '{where}': unknown {what} '{name}' (allowed: {', '.join(allowed)})")
+
+
+def _check_splits(name: str, entry: dict, source: str) -> None:
+    """Every split is given by each of the adapter's split keys or derived from a given split, never both."""
+    derived = derived_splits(entry)
+    for key in SPLIT_KEYS[entry["adapter"]]:
+        given = _lookup(entry, key)
+        for split in SPLITS:
+            if split in given and split in derived:
+                raise ConfigError(f"{source}: key 'datasets.{name}.derive_splits.{split}': the {split} split is "
+                                  f"also given in {key}; name it in one place")
+            if split not in given and split not in derived:
+                raise ConfigError(f"{source}: key 'datasets.{name}.{key}': no {split} split; name it there or "
+                                  f"derive it: derive_splits: {{{split}: {{from: train, fraction: 0.2}}}}")
+    drawn: dict[str, float] = {}
+    for split, draw in derived.items():
+        if draw["from"] in derived or draw["from"] == split:
+            raise ConfigError(f"{source}: key 'datasets.{name}.derive_splits.{split}.from': the {draw['from']} "
+                              f"split is not given by the data; draw from a split that is")
+        drawn[draw["from"]] = drawn.get(draw["from"], 0.0) + draw["fraction"]
+    for origin, total in drawn.items():
+        if total >= 1.0:
+            raise ConfigError(f"{source}: key 'datasets.{name}.derive_splits': the fractions drawn from {origin} "
+                              f"add up to {total:g}; they must leave part of it")
+
+
+def _lookup(entry: dict, dotted: str):
+    for part in dotted.split("."):
+        entry = entry[part]
+    return entry
 
 
 def load_params(path: str | Path = "params.yaml") -> dict:
@@ -101,6 +142,18 @@ def dataset_params(params: dict, dataset: str) -> dict:
         raise ConfigError(
             f"unknown dataset '{dataset}' (allowed: {', '.join(params['datasets'])})"
         ) from None
+
+
+def derived_splits(entry: dict) -> dict[str, dict]:
+    """A dataset's derived splits ({split: {from, fraction, seed}}), in the order of SPLITS."""
+    derived = entry.get("derive_splits") or {}
+    return {split: derived[split] for split in SPLITS if split in derived}
+
+
+def given_splits(entry: dict) -> list[str]:
+    """The splits a dataset's data ships (its adapter reads them), in the order of SPLITS."""
+    derived = derived_splits(entry)
+    return [split for split in SPLITS if split not in derived]
 
 
 def sparsity_at_level(level: int, rate: float, rate_of: str = "remaining") -> float:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from deepfake_lth import paths, stages
 from deepfake_lth.config import (
-    control_levels, enabled_datasets, gradcam_levels, pruning_levels, sparsity_at_level, synthetic_datasets,
-    transfer_levels,
+    control_levels, derived_splits, enabled_datasets, gradcam_levels, pruning_levels, sparsity_at_level,
+    synthetic_datasets, transfer_levels,
 )
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import read_json
@@ -41,8 +41,10 @@ def training_faces(params: dict, dataset: str) -> tuple[int | None, str]:
     if manifest.is_file():
         return int(read_json(manifest)["splits"]["train"]["n"]), "face store"
     entry = params["datasets"][dataset]
+    drawn = any(draw["from"] == "train" for draw in derived_splits(entry).values())
+    before_draw = ", before derive_splits draws from it" if drawn else ""
     if entry["adapter"] == "synthetic":
-        return 2 * entry["synthetic"]["images_per_class"]["train"], "generated"
+        return 2 * entry["synthetic"]["images_per_class"]["train"], "generated" + before_draw
     try:
         return ADAPTERS[entry["adapter"]](entry, params["faces"]).plan("train").capacity, "at most, raw data"
     except (InputError, KeyError):

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from deepfake_lth import __version__
-from deepfake_lth.config import dataset_params
+from deepfake_lth.config import dataset_params, given_splits
 from deepfake_lth.data.render import render_background, render_face, sample_identity, sample_pose, sample_scene
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, write_json
@@ -66,7 +66,7 @@ def generate_demo(params: dict, dataset: str) -> Path:
     frames = settings.get("frames_per_video", FRAMES_PER_VIDEO[domain])
     root = Path(entry["root"])
     with atomic_dir(root) as tmp:
-        for split in SPLITS:
+        for split in given_splits(entry):
             for class_key, name, image in split_images(domain, split, counts[split], size, seed, frames):
                 folder = tmp / split / class_key
                 folder.mkdir(parents=True, exist_ok=True)

@@ -3,24 +3,30 @@
 Per split: `images.npy` (N x S x S x 3 uint8 RGB, S = faces.image_size) and `index.csv`; for the
 dataset: `manifest.json` (parameters, per-split counts, every skip with its reason, version). The store
 is built in a temporary folder and renamed into place at the end, so an interrupted or failed run
-leaves no half-written store. A split that would end empty or with one class is an error.
+leaves no half-written store. A split that would end empty or with one class is an error. A split the
+data does not ship is drawn from one it does (derive.py) after that one is extracted whole.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from deepfake_lth import __version__
-from deepfake_lth.config import dataset_params
-from deepfake_lth.data.face_store import FaceStoreWriter
+from deepfake_lth.config import dataset_params, derived_splits, given_splits
+from deepfake_lth.data.derive import draw_groups, require_both_classes, split_rows
+from deepfake_lth.data.face_store import FaceStore, FaceStoreWriter, write_subset
 from deepfake_lth.data.faceforensics import FaceForensicsAdapter
 from deepfake_lth.data.imagefolder import ImageFolderAdapter
 from deepfake_lth.data.openforensics import OpenForensicsAdapter
-from deepfake_lth.data.sources import Adapter, Face, SplitPlan
+from deepfake_lth.data.sources import Adapter, Face, Skip, SplitPlan
 from deepfake_lth.data.synthetic import SyntheticAdapter
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, write_json
@@ -42,13 +48,22 @@ def extract_faces(params: dict, dataset: str) -> Path:
     entry = dataset_params(params, dataset)
     faces = params["faces"]
     adapter = ADAPTERS[entry["adapter"]](entry, faces)
-    plans = {split: adapter.plan(split) for split in SPLITS}  # every input checked before any work
+    plans = {split: adapter.plan(split) for split in given_splits(entry)}  # every input checked before any work
+    derived = derived_splits(entry)
     out = face_store_dir(params, dataset)
     with atomic_dir(out) as tmp:
         summaries = {}
-        for split in SPLITS:
-            summaries[split] = write_split(tmp / split, plans[split], faces["image_size"], f"{dataset}/{split}")
-            _require_both_classes(dataset, split, entry["root"], summaries[split])
+        for split, plan in plans.items():
+            draws = {name: draw for name, draw in derived.items() if draw["from"] == split}
+            label = f"{dataset}/{split}"
+            if draws:
+                where = f"{entry['root']}: key 'datasets.{dataset}.derive_splits"
+                written = write_derived_splits(tmp, split, plan, draws, faces["image_size"], label, where)
+            else:
+                written = {split: write_split(tmp / split, plan, faces["image_size"], label)}
+            for name, summary in written.items():
+                _require_both_classes(dataset, name, entry["root"], summary)
+            summaries.update(written)
         write_json(tmp / MANIFEST, {
             "dataset": dataset, "adapter": entry["adapter"], "dataset_params": entry, "faces_params": faces,
             "splits": summaries, "version": __version__,
@@ -58,33 +73,78 @@ def extract_faces(params: dict, dataset: str) -> Path:
     return out
 
 
+@dataclass
+class ExtractedSplit:
+    """A split just written: its index, which faces are their own group, and what was skipped."""
+
+    index: pd.DataFrame
+    own_group: np.ndarray
+    skipped: list[Skip]
+
+
 def write_split(split_dir: Path, plan: SplitPlan, image_size: int, label: str) -> dict:
     """Read every unit of a plan into a face-store split; return its manifest entry."""
+    split = extract_split(split_dir, plan, image_size, label)
+    return summarise(split.index, split.own_group, split.skipped)
+
+
+def extract_split(split_dir: Path, plan: SplitPlan, image_size: int, label: str) -> ExtractedSplit:
+    """Read every unit of a plan into a face-store split, logging what was skipped."""
     writer = FaceStoreWriter(split_dir, plan.capacity, image_size)
     skipped = list(plan.skipped)
-    own_group = 0
+    own_group = []
     for unit in tqdm(plan.units, desc=label, unit="item", leave=False, mininterval=1.0):
         for record in plan.read(unit):
             if isinstance(record, Face):
                 writer.add(record.image, record.label, record.group, record.source)
-                own_group += record.own_group
+                own_group.append(record.own_group)
             else:
                 skipped.append(record)
     for skip in skipped:
         log.info("%s: skipped %s: %s%s", label, skip.source, skip.reason, f" ({skip.detail})" if skip.detail else "")
-    index = writer.close()
-    counts = Counter(skip.reason for skip in skipped)
     if skipped:
+        counts = Counter(skip.reason for skip in skipped)
         log.warning("%s: %d skipped (%s)", label, len(skipped), ", ".join(f"{r}: {n}" for r, n in sorted(counts.items())))
+    return ExtractedSplit(writer.close(), np.array(own_group, dtype=bool), skipped)
+
+
+def summarise(index: pd.DataFrame, own_group: np.ndarray, skipped: list[Skip]) -> dict:
+    """A split's manifest entry: its counts and every skip with its reason."""
     return {
         "n": len(index),
         "n_real": int((index["label"] == 0).sum()),
         "n_fake": int((index["label"] == 1).sum()),
         "n_groups": int(index["group"].nunique()),
-        "n_own_group": own_group,
-        "skipped": dict(sorted(counts.items())),
+        "n_own_group": int(own_group.sum()),
+        "skipped": dict(sorted(Counter(skip.reason for skip in skipped).items())),
         "skipped_items": [{"source": s.source, "reason": s.reason, "detail": s.detail} for s in skipped],
     }
+
+
+def write_derived_splits(tmp: Path, source: str, plan: SplitPlan, draws: dict[str, dict], image_size: int,
+                         label: str, where: str) -> dict[str, dict]:
+    """Extract `source` whole, draw the derived splits' groups from it, and write each part as a split.
+
+    Returns the manifest entries of `source` (what the draws leave of it, with every skip of its
+    extraction) and of each derived split (with `derived`: where it came from and which groups).
+    """
+    whole_dir = tmp / f".{source}.whole"
+    whole = extract_split(whole_dir, plan, image_size, label)
+    store = FaceStore(whole_dir)
+    drawn = draw_groups(store.labels, store.groups, draws)
+    rows = split_rows(store.groups, drawn, source)
+    for split in draws:
+        require_both_classes(f"{where}.{split}'", store.labels[rows[split]], f"the {split} split drawn from {source}")
+    require_both_classes(f"{where}'", store.labels[rows[source]], f"what the draws leave of the {source} split")
+    summaries = {}
+    for split, part in rows.items():
+        index = write_subset(store, part, tmp / split)
+        summaries[split] = summarise(index, whole.own_group[part], whole.skipped if split == source else [])
+        if split != source:
+            summaries[split]["derived"] = {"from": source, **draws[split], "groups": drawn[split]}
+        log.info("%s: %s holds %d faces in %d groups", label, split, len(index), summaries[split]["n_groups"])
+    shutil.rmtree(whole_dir)
+    return summaries
 
 
 def _require_both_classes(dataset: str, split: str, root: str, summary: dict) -> None:

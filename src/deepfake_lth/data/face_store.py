@@ -91,7 +91,8 @@ class FaceStore:
             if not (self.split_dir / name).is_file():
                 raise InputError(f"{self.split_dir / name}: face store file not found (run the faces stage)")
         self.images = np.load(self.split_dir / IMAGES, mmap_mode="r")
-        self.index = pd.read_csv(self.split_dir / INDEX, dtype={"group": str, "source": str})
+        # keep_default_na=False: a group or file named "NA" or "null" is a name, not a missing value
+        self.index = pd.read_csv(self.split_dir / INDEX, dtype={"group": str, "source": str}, keep_default_na=False)
         if len(self.index) != len(self.images):
             raise InputError(
                 f"{self.split_dir}: {len(self.images)} images but {len(self.index)} index rows"
@@ -132,6 +133,17 @@ class FaceStore:
 
     def __len__(self) -> int:
         return len(self.index)
+
+
+def write_subset(store: FaceStore, rows: np.ndarray, split_dir: str | Path, chunk: int = 1024) -> pd.DataFrame:
+    """Copy faces `rows` of `store` (with their index rows, in that order) into a new store split; return its index."""
+    writer = FaceStoreWriter(split_dir, len(rows), store.images.shape[1])
+    sources = store.index["source"].to_numpy()
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        for row, face in zip(part, store.read(part)):
+            writer.add(face, store.labels[row], store.groups[row], sources[row])
+    return writer.close()
 
 
 class FaceDataset(Dataset):
