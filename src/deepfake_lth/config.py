@@ -90,7 +90,7 @@ def _check_splits(name: str, entry: dict, source: str) -> None:
     """Every split is given by each of the adapter's split keys or derived from a given split, never both."""
     derived = derived_splits(entry)
     for key in SPLIT_KEYS[entry["adapter"]]:
-        given = _lookup(entry, key)
+        given = lookup(entry, key)
         for split in SPLITS:
             if split in given and split in derived:
                 raise ConfigError(f"{source}: key 'datasets.{name}.derive_splits.{split}': the {split} split is "
@@ -110,10 +110,12 @@ def _check_splits(name: str, entry: dict, source: str) -> None:
                               f"add up to {total:g}; they must leave part of it")
 
 
-def _lookup(entry: dict, dotted: str):
+def lookup(params: dict, dotted: str):
+    """The value at a dotted key ("training.batch_size") of params or of a part of them."""
+    value = params
     for part in dotted.split("."):
-        entry = entry[part]
-    return entry
+        value = value[part]
+    return value
 
 
 def load_params(path: str | Path = "params.yaml") -> dict:

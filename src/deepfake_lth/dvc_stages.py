@@ -8,7 +8,8 @@ current. Regenerate with `deepfake-lth dvc-yaml`.
 from __future__ import annotations
 
 from deepfake_lth import paths, stages
-from deepfake_lth.stages import Job, lookup
+from deepfake_lth.config import lookup
+from deepfake_lth.stages import Job
 
 
 def dvc_stage(job: Job, params_file: str, written: dict | None) -> dict:

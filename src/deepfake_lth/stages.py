@@ -18,7 +18,7 @@ from pathlib import Path
 
 from deepfake_lth import paths
 from deepfake_lth.config import (
-    ConfigError, control_levels, dataset_params, enabled_datasets, gradcam_levels, pruning_levels, runs,
+    ConfigError, control_levels, dataset_params, enabled_datasets, gradcam_levels, lookup, pruning_levels, runs,
     synthetic_datasets, transfer_levels, transfer_pairs,
 )
 from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS
@@ -69,13 +69,6 @@ class Job:
 
     def code_paths(self) -> list[str]:
         return [f"{PKG}/{module}" for module in self.code]
-
-
-def lookup(params: dict, dotted: str):
-    value = params
-    for part in dotted.split("."):
-        value = value[part]
-    return value
 
 
 def weights_keys(params: dict, model: str) -> list[str]:
