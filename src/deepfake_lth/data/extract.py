@@ -57,8 +57,8 @@ def extract_faces(params: dict, dataset: str) -> Path:
             draws = {name: draw for name, draw in derived.items() if draw["from"] == split}
             label = f"{dataset}/{split}"
             if draws:
-                where = f"{entry['root']}: key 'datasets.{dataset}.derive_splits"
-                written = write_derived_splits(tmp, split, plan, draws, faces["image_size"], label, where)
+                key = f"datasets.{dataset}.derive_splits"
+                written = write_derived_splits(tmp, split, plan, draws, faces["image_size"], label, (entry["root"], key))
             else:
                 written = {split: write_split(tmp / split, plan, faces["image_size"], label)}
             for name, summary in written.items():
@@ -122,20 +122,23 @@ def summarise(index: pd.DataFrame, own_group: np.ndarray, skipped: list[Skip]) -
 
 
 def write_derived_splits(tmp: Path, source: str, plan: SplitPlan, draws: dict[str, dict], image_size: int,
-                         label: str, where: str) -> dict[str, dict]:
+                         label: str, where: tuple[str, str]) -> dict[str, dict]:
     """Extract `source` whole, draw the derived splits' groups from it, and write each part as a split.
 
     Returns the manifest entries of `source` (what the draws leave of it, with every skip of its
     extraction) and of each derived split (with `derived`: where it came from and which groups).
+    `where` (the dataset root, its derive_splits key) is what an error names.
     """
+    root, key = where
     whole_dir = tmp / f".{source}.whole"
     whole = extract_split(whole_dir, plan, image_size, label)
     store = FaceStore(whole_dir)
     drawn = draw_groups(store.labels, store.groups, draws)
     rows = split_rows(store.groups, drawn, source)
     for split in draws:
-        require_both_classes(f"{where}.{split}'", store.labels[rows[split]], f"the {split} split drawn from {source}")
-    require_both_classes(f"{where}'", store.labels[rows[source]], f"what the draws leave of the {source} split")
+        require_both_classes(f"{root}: key '{key}.{split}'", store.labels[rows[split]],
+                             f"the {split} split drawn from {source}")
+    require_both_classes(f"{root}: key '{key}'", store.labels[rows[source]], f"what the draws leave of the {source} split")
     summaries = {}
     for split, part in rows.items():
         index = write_subset(store, part, tmp / split)
