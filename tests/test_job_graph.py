@@ -16,6 +16,7 @@ from conftest import REPO, TINY_PARAMS
 from deepfake_lth import stages
 from deepfake_lth.config import load_params
 from deepfake_lth.dvc_stages import render_dvc_yaml
+from deepfake_lth.models.registry import model_spec
 from workflow_runner import ENV, dvc, make_dvc_project, planned_jobs, snakemake
 
 PLANNER = REPO / "tests" / "snakemake_jobs.py"
@@ -34,11 +35,17 @@ def study_folder(tmp_path, params_file, **pruning) -> dict:
     return params
 
 
+def snakemake_jobs(workdir, *resources: str) -> list[dict]:
+    """Snakemake's own DAG for results/figures under global `resources` (NAME=VALUE): its jobs as
+    snakemake_jobs.py prints them."""
+    result = subprocess.run([sys.executable, str(PLANNER), str(REPO / "Snakefile"), str(workdir), "results/figures",
+                             *resources], cwd=workdir, env=ENV, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
 def snakemake_plan(workdir) -> dict[frozenset, tuple[str, frozenset]]:
     """Snakemake's own DAG for results/figures: outputs -> (rule, inputs) of every job."""
-    result = subprocess.run([sys.executable, str(PLANNER), str(REPO / "Snakefile"), str(workdir), "results/figures"],
-                            cwd=workdir, env=ENV, capture_output=True, text=True, check=True)
-    return {frozenset(job["output"]): (job["rule"], frozenset(job["input"])) for job in json.loads(result.stdout)}
+    return {frozenset(job["output"]): (job["rule"], frozenset(job["input"])) for job in snakemake_jobs(workdir)}
 
 
 def dvc_plan(params) -> dict[frozenset, tuple[str, frozenset]]:
@@ -77,6 +84,26 @@ def test_the_paper_configuration_plans_the_same_jobs_in_both_engines(tmp_path):
         "gradcam": 2, "report": 1,
     }
     assert_same_jobs(snake, dvc_plan(params))
+
+
+def test_torch_jobs_take_their_models_gpu_slots_and_share_the_gpu_when_slots_are_given(tmp_path):
+    """`--resources gpu=1 gpu_slots=N`: each torch job takes its model's slots (capped at N) and no whole
+    GPU; without gpu_slots each is one whole GPU."""
+    study_folder(tmp_path, TINY_PARAMS)
+    raw = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    raw["models"], raw["gradcam"]["models"] = ["mesonet", "resnet18"], ["resnet18"]  # a small model, a large one
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    slots = {name: model_spec(name).gpu_slots for name in raw["models"]}
+    assert slots == {"mesonet": 1, "resnet18": 4}
+    for limits, whole_gpu in ((("gpu=1", "gpu_slots=2"), 0), ((), 1)):
+        jobs = snakemake_jobs(tmp_path, *limits)
+        torch_jobs = [job for job in jobs if job["rule"] in stages.GPU_RULES]
+        assert {job["rule"] for job in torch_jobs} == set(stages.GPU_RULES)
+        cap = 2 if limits else 4
+        for job in torch_jobs:
+            assert job["resources"]["gpu_slots"] == min(slots[job["wildcards"]["model"]], cap), job
+            assert job["resources"].get("gpu", 0) == (whole_gpu if job["rule"] != "gradcam" else 0), job
+        assert all(job["resources"].get("gpu_slots", 0) == 0 for job in jobs if job not in torch_jobs)
 
 
 def test_random_mask_reads_the_tickets_rewind_point_and_reinit_no_dense_checkpoint():
