@@ -133,6 +133,7 @@ def recalibrate_batchnorm(model: nn.Module, loader: Iterable, device: torch.devi
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return
+    forward = forward or model
     model.eval()
     momenta = [m.momentum for m in norms]
     for m in norms:
@@ -140,7 +141,7 @@ def recalibrate_batchnorm(model: nn.Module, loader: Iterable, device: torch.devi
         m.momentum = None  # cumulative average over the batches that follow
         m.train()
     for images, _ in loader:
-        (forward or model)(images.to(device, non_blocking=True))
+        forward(images.to(device, non_blocking=True))
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     model.eval()
