@@ -333,7 +333,8 @@ def main(argv: list[str]) -> int:
 
 def print_table(r: dict) -> None:
     print(f"device {r['device_name']} ({r['device']}), {r['image_size']} px, batch {r['batch_size']}")
-    print(f"{'model':<10}{'resident img/s':>16}{'dataloader':>12}{'ratio':>8}{'GFLOP/img':>11}{'TFLOP/s':>9}{'of peak':>9}")
+    print(f"{'model':<10}{'resident img/s':>16}{'dataloader':>12}{'ratio':>8}{'GFLOP/img':>11}{'TFLOP/s':>9}"
+          f"{'of peak':>9}")
     for name, m in r["models"].items():
         peak = f"{m['fraction_of_peak']:.1%}" if m["fraction_of_peak"] is not None else "-"
         print(f"{name:<10}{m['resident_images_per_s']:>16.1f}{m['dataloader_images_per_s']:>12.1f}"

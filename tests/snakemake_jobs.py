@@ -1,7 +1,8 @@
 """Print, as JSON, every job Snakemake plans for a target: its rule, wildcards, input and output files.
 
 Run as `python snakemake_jobs.py SNAKEFILE WORKDIR TARGET [NAME=VALUE ...]` (a subprocess, since
-Snakemake's API keeps process-wide state; NAME=VALUE are global resources, as `--resources` gives them). It builds the DAG as `snakemake --forceall --dag` does, through Snakemake's own
+Snakemake's API keeps process-wide state; NAME=VALUE are global resources, as `--resources` gives
+them). It builds the DAG as `snakemake --forceall --dag` does, through Snakemake's own
 API, so the jobs are Snakemake's resolution of the rules, not the stage table's.
 """
 

@@ -16,18 +16,21 @@ MODEL_FIELDS = {"resident_images_per_s", "dataloader_images_per_s", "resident_vs
 
 def test_quick_benchmark_writes_every_field(tmp_path):
     out = tmp_path / "paper_scale.json"
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_paper_scale.py"), "--quick", "--device",
-                             "cpu", "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    script = REPO / "benchmarks" / "bench_paper_scale.py"
+    result = subprocess.run([sys.executable, str(script), "--quick", "--device", "cpu", "--out", str(out)],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     written = json.loads(out.read_text())
     assert json.loads(result.stdout.strip().splitlines()[-1]) == written
-    assert {"device", "models", "concurrent_speedup", "projected_study_gpu_hours", "startup_s", "projection"} <= set(written)
-    assert written["device"] == "cpu" and set(written["models"]) == set(load_params(REPO / "params.paper.yaml")["models"])
+    assert {"device", "models", "concurrent_speedup", "projected_study_gpu_hours", "startup_s",
+            "projection"} <= set(written)
+    assert written["device"] == "cpu"
+    assert set(written["models"]) == set(load_params(REPO / "params.paper.yaml")["models"])
     for name, model in written["models"].items():
         assert MODEL_FIELDS <= set(model), name
         assert model["resident_images_per_s"] > 0 and model["dataloader_images_per_s"] > 0
         assert model["training_gflop_per_image"] > 0 and model["peak_tflops"] is None  # no known peak on a CPU
     assert written["concurrent_speedup"] > 0 and written["projected_study_gpu_hours"] > 0
     assert {"imports_s", "store_s", "model_s", "faces_to_device_s", "total_s"} <= set(written["startup_s"])
-    # the projection counts the stage table's training jobs of the paper study (test_job_graph: 24 + 384 + 192 + 96 + 48)
+    # the stage table's training jobs of the paper study (test_job_graph: 24 + 384 + 192 + 96 + 48)
     assert written["projection"]["training_jobs"] == 744

@@ -1,9 +1,9 @@
 """The model registry: one entry per model carrying its facts, and the functions every stage asks.
 
 An entry (`ModelSpec`) holds the model's name (as in params.yaml and folder names), its display name,
-its builder, its Grad-CAM target layer, its prunable-tensor rule and its jobs' share of a GPU. Any model may start from a local
-state_dict file (params.yaml `model_weights: {name: file}`). Adding a model is its module plus
-one entry here (or one `register` call); nothing else keeps a list of models.
+its builder, its Grad-CAM target layer, its prunable-tensor rule and its jobs' share of a GPU. Any model
+may start from a local state_dict file (params.yaml `model_weights: {name: file}`). Adding a model is its
+module plus one entry here (or one `register` call); nothing else keeps a list of models.
 
 Torch-free at import on purpose: the Snakefile validates params.yaml (model names) while parsing, and
 the builders import their model modules only when a model is built. Each model returns one logit per
