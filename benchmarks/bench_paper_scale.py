@@ -180,7 +180,7 @@ def worker(store: str, image_size: int, batch_size: int, epochs: int, spawned: f
 
     import deepfake_lth.cli  # noqa: F401 (what `deepfake-lth train` imports)
     from deepfake_lth.device import choose_device
-    from deepfake_lth.training.execution import Forward, prepare_model, resolve_execution
+    from deepfake_lth.training.execution import Forward, configure_kernels, prepare_model, resolve_execution
     from deepfake_lth.training.feeds import resident_feeds
     from deepfake_lth.training.inputs import load_face_splits
     from deepfake_lth.training.loop import EpochShuffle, make_optimizer, train_epoch
@@ -194,6 +194,7 @@ def worker(store: str, image_size: int, batch_size: int, epochs: int, spawned: f
     opened = time.time()
     execution = resolve_execution(training, device)
     model = prepare_model(new_model(params, "mesonet", image_size, 0), execution, device)
+    configure_kernels(execution)
     built = time.time()
     sampler = EpochShuffle(len(splits.train), 0)
     feed = resident_feeds(splits, training, device, sampler).train

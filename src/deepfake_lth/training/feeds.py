@@ -4,8 +4,9 @@ The resident path reads each split's uint8 faces into one N x 3 x H x W tensor o
 a batch is then an index_select, and normalisation runs on the device (airbench's recipe: no
 DataLoader, no worker processes, no host-to-device copy per batch). Both paths give the same batches
 bit for bit: the same order (`EpochShuffle.permutation`), the same normalisation arithmetic
-(`FaceDataset.normalise_batch`), and the flips drawn by `train_epoch` from the same generator. So the
-choice changes speed and memory, never a number.
+(`face_store.normalise`), and the flips drawn by `train_epoch` from the same generator. So the
+choice changes speed and memory, never a number. Nothing per batch waits for the device: the
+constants are on it once, and host-to-device copies are non-blocking.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from deepfake_lth.data.face_store import FaceDataset
+from deepfake_lth.data.face_store import FaceDataset, normalise
 from deepfake_lth.training.inputs import FaceSplits
 from deepfake_lth.training.loop import EpochShuffle, make_loader
 
@@ -52,12 +53,13 @@ def choose_resident(setting, splits: FaceSplits, device: torch.device) -> tuple[
 
 
 class ResidentSplit:
-    """One split's faces (uint8, N x 3 x H x W) and labels (float32) on the device."""
+    """One split's faces (uint8, N x 3 x H x W), labels (float32) and normalisation constants on the device."""
 
     def __init__(self, dataset: FaceDataset, device: torch.device):
         store = dataset.store
         n, size = len(store), store.images.shape[1]
-        self.dataset = dataset  # its normalisation, and len() for predict
+        self.dataset = dataset  # len() for predict
+        self.mean, self.std = dataset.mean.to(device), dataset.std.to(device)
         self.images = torch.empty((n, 3, size, size), dtype=torch.uint8, device=device)
         for start in range(0, n, READ_CHUNK):
             chunk = torch.from_numpy(store.read(np.arange(start, min(n, start + READ_CHUNK))))
@@ -76,8 +78,9 @@ class ResidentBatches:
         return -(-len(self.dataset) // self.batch_size)
 
     def __iter__(self):
-        images, labels = self.split.images, self.split.labels
-        order = self.sampler.permutation().to(images.device) if self.sampler is not None else None
+        split = self.split
+        images, labels = split.images, split.labels
+        order = None if self.sampler is None else self.sampler.permutation().to(images.device, non_blocking=True)
         for start in range(0, len(self.dataset), self.batch_size):
             end = min(start + self.batch_size, len(self.dataset))
             if order is None:
@@ -85,7 +88,7 @@ class ResidentBatches:
             else:
                 index = order[start:end]
                 batch, y = images.index_select(0, index), labels.index_select(0, index)
-            yield self.dataset.normalise_batch(batch), y
+            yield normalise(batch, split.mean, split.std), y
 
 
 @dataclass

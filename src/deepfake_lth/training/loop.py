@@ -64,7 +64,8 @@ def make_loader(dataset, batch_size: int, num_workers: int, seed: int, device: t
 
 def random_hflip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Flip each image of a batch left-right with probability 0.5 drawn from `generator` (in place)."""
-    chosen = (torch.rand(len(images), generator=generator) < 0.5).nonzero().squeeze(1).to(images.device)
+    chosen = (torch.rand(len(images), generator=generator) < 0.5).nonzero().squeeze(1)
+    chosen = chosen.to(images.device, non_blocking=True)  # a blocking copy would wait for the GPU every batch
     return images.index_copy_(0, chosen, images.index_select(0, chosen).flip(-1))
 
 
