@@ -42,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out" / "paper_scale.json"
 PAPER_PARAMS = REPO / "params.paper.yaml"
+GPU_PROFILE = REPO / "workflow" / "profiles" / "gpu" / "config.yaml"
 EPOCHS_PER_RUN = 25
 EVAL_SPEEDUP = 3.0
 PAPER_FACES = {"openforensic_kaggle": (140_002, 39_428), "ffpp_kaggle": (11_600, 2_400)}  # (train, validation)
@@ -257,6 +258,14 @@ def study_faces(params: dict) -> dict[str, tuple[int, int]]:
     return faces
 
 
+def profile_gpu_slots() -> int:
+    """The slots that make one GPU: workflow/profiles/gpu's `gpu_slots` resource."""
+    import yaml
+
+    resources = yaml.safe_load(GPU_PROFILE.read_text())["resources"]
+    return int(dict(item.split("=") for item in resources)["gpu_slots"])
+
+
 def project_study(params: dict, models: dict, speedup: float, epochs: int, gpu_slots: int) -> dict:
     """Device-hours of every training job of the study (the stage table's jobs), per model and in all."""
     from deepfake_lth import stages
@@ -316,8 +325,7 @@ def main(argv: list[str]) -> int:
                   file=sys.stderr, flush=True)
         single, together, startup = concurrent_runs(n_concurrent, store, size, device)
     speedup = together / single
-    slots_per_gpu = 4  # workflow/profiles/gpu's gpu_slots
-    projection = project_study(params, models, speedup, args.epochs_per_run, slots_per_gpu)
+    projection = project_study(params, models, speedup, args.epochs_per_run, profile_gpu_slots())
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     result = {
         "device": device.type, "device_name": device_name, "cpus": os.cpu_count(), "torch": torch.__version__,

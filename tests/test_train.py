@@ -133,8 +133,8 @@ def test_a_resume_checkpoint_of_other_inputs_is_not_used(tmp_path):
 def test_flips_change_training_and_worker_processes_do_not(tmp_path):
     plain = train_dense(make_params(tmp_path / "a", training={"hflip": False}), "tiny", "mesonet", 0)
     flipped = train_dense(make_params(tmp_path / "b", training={"hflip": True}), "tiny", "mesonet", 0)
-    workers = train_dense(make_params(tmp_path / "c", training={"hflip": True, "num_workers": 2, "resident": False}),
-                          "tiny", "mesonet", 0)
+    loader = {"hflip": True, "num_workers": 2, "resident": False}  # worker processes: the DataLoader path
+    workers = train_dense(make_params(tmp_path / "c", training=loader), "tiny", "mesonet", 0)
     assert plain["splits"] != flipped["splits"]
     assert workers["splits"] == flipped["splits"]  # every draw is made in the main process
 
