@@ -16,6 +16,7 @@ from conftest import REPO, TINY_PARAMS
 from deepfake_lth import stages
 from deepfake_lth.config import load_params
 from deepfake_lth.dvc_stages import render_dvc_yaml
+from deepfake_lth.models.registry import model_spec
 from workflow_runner import ENV, dvc, make_dvc_project, planned_jobs, snakemake
 
 PLANNER = REPO / "tests" / "snakemake_jobs.py"
@@ -34,11 +35,31 @@ def study_folder(tmp_path, params_file, **pruning) -> dict:
     return params
 
 
-def snakemake_plan(workdir) -> dict[frozenset, tuple[str, frozenset]]:
-    """Snakemake's own DAG for results/figures: outputs -> (rule, inputs) of every job."""
-    result = subprocess.run([sys.executable, str(PLANNER), str(REPO / "Snakefile"), str(workdir), "results/figures"],
-                            cwd=workdir, env=ENV, capture_output=True, text=True, check=True)
-    return {frozenset(job["output"]): (job["rule"], frozenset(job["input"])) for job in json.loads(result.stdout)}
+def snakemake_jobs(workdir, *resources: str) -> list[dict]:
+    """Snakemake's own DAG for results/figures under global `resources` (NAME=VALUE): its jobs as
+    snakemake_jobs.py prints them."""
+    result = subprocess.run([sys.executable, str(PLANNER), str(REPO / "Snakefile"), str(workdir), "results/figures",
+                             *resources], cwd=workdir, env=ENV, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def snakemake_plan(workdir, jobs: list[dict] | None = None) -> dict[frozenset, tuple[str, frozenset]]:
+    """Snakemake's own DAG for results/figures (or `jobs` of it): outputs -> (rule, inputs) of every job."""
+    return {frozenset(job["output"]): (job["rule"], frozenset(job["input"]))
+            for job in (jobs if jobs is not None else snakemake_jobs(workdir))}
+
+
+def assert_gpu_resources(jobs: list[dict], whole_gpu: int, slots_given: int | None) -> None:
+    """Each torch job takes its model's gpu_slots (capped at the slots given) and `whole_gpu` of rule
+    train, prune_* and transfer; every other job no slot."""
+    for job in jobs:
+        resources = job["resources"]
+        if job["rule"] not in stages.GPU_RULES:
+            assert resources.get("gpu_slots", 0) == 0, job
+            continue
+        slots = model_spec(job["wildcards"]["model"]).gpu_slots
+        assert resources["gpu_slots"] == min(slots, slots_given or slots), job
+        assert resources.get("gpu", 0) == (whole_gpu if job["rule"] != "gradcam" else 0), job
 
 
 def dvc_plan(params) -> dict[frozenset, tuple[str, frozenset]]:
@@ -61,9 +82,11 @@ def assert_same_jobs(snake: dict, dvc: dict) -> None:
 @pytest.mark.parametrize("rewind", ["init", "iteration", "none"])
 def test_snakemake_and_dvc_plan_the_same_jobs_and_edges(tmp_path, rewind):
     params = study_folder(tmp_path, TINY_PARAMS, rewind=rewind)
-    snake = snakemake_plan(tmp_path)
+    jobs = snakemake_jobs(tmp_path)
+    snake = snakemake_plan(tmp_path, jobs)
     assert len(snake) == len(stages.study(params)) == 51
     assert_same_jobs(snake, dvc_plan(params))
+    assert_gpu_resources(jobs, whole_gpu=1, slots_given=None)  # without gpu_slots: one whole gpu each
 
 
 def test_the_paper_configuration_plans_the_same_jobs_in_both_engines(tmp_path):
@@ -77,6 +100,18 @@ def test_the_paper_configuration_plans_the_same_jobs_in_both_engines(tmp_path):
         "gradcam": 2, "report": 1,
     }
     assert_same_jobs(snake, dvc_plan(params))
+
+
+def test_torch_jobs_share_the_gpu_by_their_models_slots_when_slots_are_given(tmp_path):
+    """`--resources gpu=1 gpu_slots=N`: each torch job takes its model's slots (capped at N), no whole gpu."""
+    study_folder(tmp_path, TINY_PARAMS)
+    raw = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    raw["models"], raw["gradcam"]["models"] = ["mesonet", "resnet18"], ["resnet18"]  # a small model, a large one
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    assert {name: model_spec(name).gpu_slots for name in raw["models"]} == {"mesonet": 1, "resnet18": 4}
+    jobs = snakemake_jobs(tmp_path, "gpu=1", "gpu_slots=2")
+    assert {job["rule"] for job in jobs} >= set(stages.GPU_RULES)
+    assert_gpu_resources(jobs, whole_gpu=0, slots_given=2)
 
 
 def test_random_mask_reads_the_tickets_rewind_point_and_reinit_no_dense_checkpoint():

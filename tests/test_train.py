@@ -19,7 +19,7 @@ from test_train_support import IMAGES_PER_SPLIT, make_params, one_thread  # noqa
 CONTRACT_KEYS = {
     "stage", "dataset", "source_dataset", "model", "seed", "method", "level", "nominal_sparsity",
     "sparsity", "remaining_weights", "prunable_weights", "total_parameters", "per_layer", "epochs",
-    "best_epoch", "stopped_early", "splits", "params", "version",
+    "best_epoch", "stopped_early", "splits", "params", "execution", "version",
 }
 
 
@@ -101,9 +101,9 @@ def test_the_same_seed_gives_identical_metrics_and_weights(tmp_path):
     assert train_dense(other, "tiny", "cnn5", 2)["splits"] != read_json(a / "metrics.json")["splits"]
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_a_run_killed_after_an_epoch_resumes_to_the_same_result(tmp_path, workers):
-    training = {"max_epochs": 3, "num_workers": workers}
+@pytest.mark.parametrize("workers, resident", [(0, False), (2, False), (0, True)])
+def test_a_run_killed_after_an_epoch_resumes_to_the_same_result(tmp_path, workers, resident):
+    training = {"max_epochs": 3, "num_workers": workers, "resident": resident}
     reference = train_dense(make_params(tmp_path / "whole", training=training), "tiny", "mesonet", 0)
 
     params = make_params(tmp_path / "killed", training=training)
@@ -133,8 +133,8 @@ def test_a_resume_checkpoint_of_other_inputs_is_not_used(tmp_path):
 def test_flips_change_training_and_worker_processes_do_not(tmp_path):
     plain = train_dense(make_params(tmp_path / "a", training={"hflip": False}), "tiny", "mesonet", 0)
     flipped = train_dense(make_params(tmp_path / "b", training={"hflip": True}), "tiny", "mesonet", 0)
-    workers = train_dense(make_params(tmp_path / "c", training={"hflip": True, "num_workers": 2}),
-                          "tiny", "mesonet", 0)
+    loader = {"hflip": True, "num_workers": 2, "resident": False}  # worker processes: the DataLoader path
+    workers = train_dense(make_params(tmp_path / "c", training=loader), "tiny", "mesonet", 0)
     assert plain["splits"] != flipped["splits"]
     assert workers["splits"] == flipped["splits"]  # every draw is made in the main process
 

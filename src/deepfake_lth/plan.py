@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 TRAINING_RULES = ("train", "prune_imp", "prune_oneshot", "prune_control", "transfer")
 
 
+def trained_on(job: stages.Job) -> str:
+    """The dataset a training job trains on (a transfer cell: its target)."""
+    return job.wildcards.get("dataset") or job.wildcards["target"]
+
+
 def missing_roots(params: dict) -> list[tuple[str, str]]:
     """(dataset, root) of every enabled dataset whose root folder does not exist (synthetic ones are generated)."""
     generated = set(synthetic_datasets(params))
@@ -89,8 +94,7 @@ def stage_rows(params: dict, jobs: list[stages.Job], faces: dict[str, tuple[int 
     for rule, n in counts.items():
         work = "-"
         if rule in TRAINING_RULES:
-            per_job = [faces[job.wildcards.get("dataset") or job.wildcards["target"]][0]
-                       for job in jobs if job.rule == rule]
+            per_job = [faces[trained_on(job)][0] for job in jobs if job.rule == rule]
             work = "unknown" if None in per_job else f"{sum(per_job) * epochs:,}"
         rows.append([rule, str(n), work])
     return rows + [["total", str(len(jobs)), ""]]

@@ -22,6 +22,7 @@ from deepfake_lth.config import (
     synthetic_datasets, transfer_levels, transfer_pairs,
 )
 from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS
+from deepfake_lth.models.registry import model_spec
 
 PKG = "src/deepfake_lth"
 # The package code each rule runs: in DVC an edit re-runs that kind of stage and nothing else.
@@ -43,6 +44,7 @@ PRUNING_KEYS = TRAINING_KEYS + (
 GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of",
                 "pruning.levels", "torch_threads")
 REPORT_KEYS = ("report", "datasets", "transfer", "pruning", "training", "seeds", "models")
+GPU_RULES = ("train", "prune_imp", "prune_oneshot", "prune_control", "transfer", "gradcam")  # the torch jobs
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class Job:
 
     def code_paths(self) -> list[str]:
         return [f"{PKG}/{module}" for module in self.code]
+
+    @property
+    def gpu_slots(self) -> int:
+        """Its share of one GPU (Snakemake resource gpu_slots): its model's registry entry; 0 off the GPU."""
+        return model_spec(self.wildcards["model"]).gpu_slots if self.rule in GPU_RULES else 0
 
 
 def weights_keys(params: dict, model: str) -> list[str]:

@@ -67,6 +67,16 @@ def log_of(rule):
     return str(Path(RESULTS, "logs", rule, *[f"{{{w}}}" for w in stages.OUTPUTS[rule][1]])) + ".log"
 
 
+def gpu_slots_of(rule):
+    """The job's share of one GPU in slots: its model's registry entry (through its stage-table record)."""
+    return lambda wildcards: TABLE.job(rule, wildcards).gpu_slots
+
+
+# `--resources gpu=1 gpu_slots=N` makes N slots of the one GPU: a torch job then counts by its gpu_slots,
+# not as a whole `gpu`, so up to N small-model jobs share the GPU and a large model's take it all.
+# Without gpu_slots, each torch job is one whole `gpu`, as before. (SLURM: see its profile.)
+WHOLE_GPUS = 0 if "gpu_slots" in workflow.global_resources else 1
+
 JOB_SHELL = "export OMP_NUM_THREADS={threads}; {params.command} > {log} 2>&1"
 
 

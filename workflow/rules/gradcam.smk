@@ -17,5 +17,6 @@ rule gradcam:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu_slots=gpu_slots_of("gradcam"),
     shell:
         JOB_SHELL

@@ -21,7 +21,8 @@ rule prune_imp:
     resources:
         mem_mb=4000,
         runtime=720,
-        gpu=1,
+        gpu=WHOLE_GPUS,
+        gpu_slots=gpu_slots_of("prune_imp"),
     shell:
         JOB_SHELL
 
@@ -44,7 +45,8 @@ rule prune_oneshot:
     resources:
         mem_mb=4000,
         runtime=720,
-        gpu=1,
+        gpu=WHOLE_GPUS,
+        gpu_slots=gpu_slots_of("prune_oneshot"),
     shell:
         JOB_SHELL
 
@@ -67,6 +69,7 @@ rule prune_control:
     resources:
         mem_mb=4000,
         runtime=720,
-        gpu=1,
+        gpu=WHOLE_GPUS,
+        gpu_slots=gpu_slots_of("prune_control"),
     shell:
         JOB_SHELL

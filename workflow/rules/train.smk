@@ -17,6 +17,7 @@ rule train:
     resources:
         mem_mb=4000,
         runtime=720,
-        gpu=1,
+        gpu=WHOLE_GPUS,
+        gpu_slots=gpu_slots_of("train"),
     shell:
         JOB_SHELL

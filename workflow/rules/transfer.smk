@@ -19,6 +19,7 @@ rule transfer:
     resources:
         mem_mb=4000,
         runtime=720,
-        gpu=1,
+        gpu=WHOLE_GPUS,
+        gpu_slots=gpu_slots_of("transfer"),
     shell:
         JOB_SHELL

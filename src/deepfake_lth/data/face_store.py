@@ -188,10 +188,15 @@ class FaceDataset(Dataset):
 
     def normalise_batch(self, images: torch.Tensor) -> torch.Tensor:
         """(uint8 - mean) / std as float32, on the images' device: what normalise=True applies per item."""
-        device = images.device
-        return images.float().sub_(self.mean.to(device)).div_(self.std.to(device))
+        return normalise(images, self.mean.to(images.device), self.std.to(images.device))
 
     def _normalise(self, images: torch.Tensor) -> torch.Tensor:
         # the uint8 is laid out CHW first (a quarter of the bytes of the floats), then normalised in place
         images = images.contiguous()
-        return images.float().sub_(self.mean).div_(self.std) if self.normalise else images
+        return normalise(images, self.mean, self.std) if self.normalise else images
+
+
+def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 faces (..., 3, H, W) as float32 (x - mean) / std, with mean and std (3 x 1 x 1) scaled to 0-255:
+    the one formula of every path, so DataLoader and device-resident batches are equal bit for bit."""
+    return images.float().sub_(mean).div_(std)

@@ -1,9 +1,9 @@
 """The model registry: one entry per model carrying its facts, and the functions every stage asks.
 
 An entry (`ModelSpec`) holds the model's name (as in params.yaml and folder names), its display name,
-its builder, its Grad-CAM target layer and its prunable-tensor rule. Any model may start from a local
-state_dict file (params.yaml `model_weights: {name: file}`). Adding a model is its module plus
-one entry here (or one `register` call); nothing else keeps a list of models.
+its builder, its Grad-CAM target layer, its prunable-tensor rule and its jobs' share of a GPU. Any model
+may start from a local state_dict file (params.yaml `model_weights: {name: file}`). Adding a model is its
+module plus one entry here (or one `register` call); nothing else keeps a list of models.
 
 Torch-free at import on purpose: the Snakefile validates params.yaml (model names) while parsing, and
 the builders import their model modules only when a model is built. Each model returns one logit per
@@ -86,6 +86,10 @@ class ModelSpec:
     target_layer: TargetLayer
     prunable: PrunableRule = conv_and_linear_weights
     keras_original: str | None = None  # the class of the MesoNet authors' classifiers.py whose .h5 import-weights reads
+    # Its training jobs' share of one GPU, in slots (`snakemake --resources gpu_slots=N`: N slots make the
+    # GPU; the GPU profile gives 4). A small model leaves a GPU mostly idle, so several of its runs share one;
+    # a large one fills the GPU alone (by FLOPs per image, see benchmarks/bench_paper_scale.py).
+    gpu_slots: int = 1
 
 
 def lazy_builder(path: str, loads_weights: bool = False) -> Builder:
@@ -116,9 +120,9 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (  # the study's 
               last_block_output, keras_original="MesoInception4"),
     ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_output),
     ModelSpec("resnet18", "ResNet-18", lazy_builder("deepfake_lth.models.resnet18:build_resnet18", loads_weights=True),
-              last_residual_block),
+              last_residual_block, gpu_slots=4),
     ModelSpec("xception", "XceptionNet", lazy_builder("deepfake_lth.models.xception:build_xception"),
-              last_exit_flow_activation),
+              last_exit_flow_activation, gpu_slots=4),
 )}
 MODEL_NAMES = tuple(_REGISTRY)  # the built-in models; model_names() includes later registrations
 

@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from deepfake_lth.errors import InputError
@@ -40,8 +41,10 @@ class Progress:
 
 
 def cpu_state(model: nn.Module) -> dict:
-    """A detached CPU copy of the model's state_dict."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    """A detached, contiguous CPU copy of the model's state_dict (the same bytes whatever the layout
+    it trained in: training.channels_last)."""
+    return {k: v.detach().to("cpu", memory_format=torch.contiguous_format, copy=True)
+            for k, v in model.state_dict().items()}
 
 
 @dataclass

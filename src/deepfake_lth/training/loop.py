@@ -8,7 +8,7 @@ across epochs.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from tqdm import tqdm
 from deepfake_lth.device import derive_seed
 from deepfake_lth.metrics import split_metrics
 from deepfake_lth.models.masking import MaskKeeper
+from deepfake_lth.training.execution import Forward
 
 # Sub-streams of an epoch's randomness, mixed with (seed, epoch) by derive_seed.
 _ORDER, _FLIPS, _TORCH = 0, 1, 2
@@ -34,9 +35,13 @@ class EpochShuffle(Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self):
+    def permutation(self) -> torch.Tensor:
+        """This epoch's order as a tensor (the resident path gathers with it on the device)."""
         generator = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, _ORDER))
-        return iter(torch.randperm(self.n, generator=generator).tolist())
+        return torch.randperm(self.n, generator=generator)
+
+    def __iter__(self):
+        return iter(self.permutation().tolist())
 
     def __len__(self) -> int:
         return self.n
@@ -59,15 +64,19 @@ def make_loader(dataset, batch_size: int, num_workers: int, seed: int, device: t
 
 def random_hflip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Flip each image of a batch left-right with probability 0.5 drawn from `generator` (in place)."""
-    chosen = (torch.rand(len(images), generator=generator) < 0.5).nonzero().squeeze(1).to(images.device)
+    chosen = (torch.rand(len(images), generator=generator) < 0.5).nonzero().squeeze(1)
+    chosen = chosen.to(images.device, non_blocking=True)  # a blocking copy would wait for the GPU every batch
     return images.index_copy_(0, chosen, images.index_select(0, chosen).flip(-1))
 
 
-def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, device: torch.device,
+def train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
                 keeper: MaskKeeper | None = None, flips: torch.Generator | None = None,
-                on_step: Callable[[], None] | None = None, desc: str = "train") -> tuple[float, float]:
-    """One pass over `loader`; returns the mean training loss and accuracy (sums kept on the device)."""
+                on_step: Callable[[], None] | None = None, desc: str = "train",
+                forward: Forward | None = None) -> tuple[float, float]:
+    """One pass over `loader` (a DataLoader or resident batches); returns the mean training loss and
+    accuracy (sums kept on the device). `forward` calls the model (default: `model` itself)."""
     model.train()
+    forward = forward or model
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
@@ -76,7 +85,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
         labels = labels.to(device, non_blocking=True)
         if flips is not None:
             images = random_hflip(images, flips)
-        logits = model(images).squeeze(1)
+        logits = forward(images).squeeze(1)
         loss = F.binary_cross_entropy_with_logits(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -94,9 +103,11 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+def predict(model: nn.Module, loader: Iterable, device: torch.device,
+            forward: Forward | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Logits (float64) and labels of every image of `loader`, in order."""
     model.eval()
+    forward = forward or model
     # Filled in place, not collected in a list: small long-lived tensors allocated between each
     # batch's large ones pin glibc's heap, which then keeps every batch (~13 MB at 128 px: GBs for
     # a large split).
@@ -105,14 +116,15 @@ def predict(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple
     start = 0
     for images, y in loader:
         end = start + len(y)
-        logits[start:end] = model(images.to(device, non_blocking=True)).squeeze(1)
+        logits[start:end] = forward(images.to(device, non_blocking=True)).squeeze(1)
         labels[start:end] = y
         start = end
     return logits.numpy(), labels.numpy()
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, loader: DataLoader, device: torch.device) -> None:
+def recalibrate_batchnorm(model: nn.Module, loader: Iterable, device: torch.device,
+                          forward: Forward | None = None) -> None:
     """Replace every BatchNorm layer's running statistics by their exact mean over `loader`.
 
     With few optimiser steps the exponential running averages (momentum 0.1) still describe the
@@ -122,6 +134,7 @@ def recalibrate_batchnorm(model: nn.Module, loader: DataLoader, device: torch.de
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return
+    forward = forward or model
     model.eval()
     momenta = [m.momentum for m in norms]
     for m in norms:
@@ -129,7 +142,7 @@ def recalibrate_batchnorm(model: nn.Module, loader: DataLoader, device: torch.de
         m.momentum = None  # cumulative average over the batches that follow
         m.train()
     for images, _ in loader:
-        model(images.to(device, non_blocking=True))
+        forward(images.to(device, non_blocking=True))
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     model.eval()
@@ -140,9 +153,10 @@ def bce_loss(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))))
 
 
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, groups=None) -> dict:
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device, groups=None,
+             forward: Forward | None = None) -> dict:
     """The metrics.json entry of one split (see metrics.split_metrics)."""
-    logits, labels = predict(model, loader, device)
+    logits, labels = predict(model, loader, device, forward)
     probs = 1.0 / (1.0 + np.exp(-logits))
     return split_metrics(labels, probs, groups, loss=bce_loss(logits, labels))
 

@@ -38,13 +38,21 @@ from deepfake_lth.training.checkpoints import (
     _save_resume,
     cpu_state,
 )
+from deepfake_lth.training.execution import (
+    Forward,
+    configure_kernels,
+    execution_record,
+    prepare_model,
+    reset_peak_memory,
+    resolve_execution,
+)
+from deepfake_lth.training.feeds import make_feeds
 from deepfake_lth.training.inputs import FaceSplits, RunIdentity, load_face_splits, params_record
 from deepfake_lth.training.loop import (
     _FLIPS,
     _TORCH,
     EpochShuffle,
     evaluate,
-    make_loader,
     make_optimizer,
     recalibrate_batchnorm,
     train_epoch,
@@ -54,7 +62,7 @@ log = logging.getLogger(__name__)
 
 
 class _Fit:
-    """One training run's state: model, optimiser, mask keeper, loaders, progress and best weights."""
+    """One training run's state: model, optimiser, mask keeper, batch feeds, progress and best weights."""
 
     def __init__(self, params, identity: RunIdentity, model: nn.Module, splits: FaceSplits, outputs: dict,
                  mask: Mask | None, dense_checkpoints: DenseCheckpoints | None):
@@ -69,20 +77,19 @@ class _Fit:
         self.record = params_record(params, identity, splits.image_size)
         self.key = _fingerprint(identity, self.record, model, self.mask)
         self.checkpoints = dense_checkpoints
-        self.model = model.to(self.device)
+        self.execution = resolve_execution(self.training, self.device)
+        configure_kernels(self.execution)
+        reset_peak_memory(self.device)
+        self.model = prepare_model(model, self.execution, self.device)
+        self.forward = Forward(self.model, self.execution, self.device)
         self.keeper = MaskKeeper(self.model, self.mask)
         self.keeper.zero_weights()
         self.optimizer = make_optimizer(self.model, self.training)
         self.progress, self.best_state = Progress(), None
         self.sampler = EpochShuffle(len(splits.train), identity.seed)
-        bs, workers = self.training["batch_size"], self.training["num_workers"]
-        self.train_loader = make_loader(splits.train, bs, workers, identity.seed, self.device, self.sampler)
-        self.val_loader = make_loader(splits.validation, bs, workers, identity.seed, self.device)
-        # unshuffled and unflipped: the statistics the evaluation-mode network will see
-        self.calibration_loader = (make_loader(splits.train, bs, workers, identity.seed, self.device)
-                                   if self.training["bn_recalibration"] else None)
         self.label = "/".join([identity.dataset, identity.model, identity.method]
                               + ([f"L{identity.level}"] if identity.level else []))
+        self.feeds = make_feeds(splits, self.training, identity.seed, self.device, self.sampler, self.label)
 
     @property
     def resume_path(self) -> Path:
@@ -90,7 +97,7 @@ class _Fit:
 
     def start(self) -> None:
         """Resume from resume.pt if it is this run's; otherwise save θ0 (and θk when k is 0)."""
-        log.info("%s: training on %s", self.out_dir, self.device)
+        log.info("%s: training on %s (%s)", self.out_dir, self.device, self.execution)
         resumed = _load_resume(self.resume_path, self.key, self.model, self.optimizer)
         if resumed:
             self.progress, self.best_state = resumed
@@ -115,12 +122,12 @@ class _Fit:
         torch.manual_seed(derive_seed(seed, epoch, _TORCH))  # dropout
         flips = torch.Generator().manual_seed(derive_seed(seed, epoch, _FLIPS)) if self.training["hflip"] else None
         train_loss, train_acc = train_epoch(
-            self.model, self.train_loader, self.optimizer, self.device, self.keeper, flips, self._on_step,
-            desc=f"{self.label} epoch {epoch}/{self.training['max_epochs']}",
+            self.model, self.feeds.train, self.optimizer, self.device, self.keeper, flips, self._on_step,
+            desc=f"{self.label} epoch {epoch}/{self.training['max_epochs']}", forward=self.forward,
         )
-        if self.calibration_loader is not None:
-            recalibrate_batchnorm(self.model, self.calibration_loader, self.device)
-        val = evaluate(self.model, self.val_loader, self.device)
+        if self.feeds.calibration is not None:
+            recalibrate_batchnorm(self.model, self.feeds.calibration, self.device, self.forward)
+        val = evaluate(self.model, self.feeds.validation, self.device, forward=self.forward)
         self.progress.history.append({
             "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
             "validation_loss": val["loss"], "validation_accuracy": val["accuracy"], "validation_auc": val["auc"],
@@ -147,14 +154,23 @@ class _Fit:
                         "rewind.pt holds the last weights", self.progress.steps, self.checkpoints.rewind_step)
             save_tensors(self.checkpoints.rewind, cpu_state(self.model))
         self.model.load_state_dict(self.best_state)
-        metrics = _final_metrics(self.params, self.identity, self.model, self.mask, self.splits, self.device,
-                                 self.progress, self.record)
+        metrics = self._final_metrics()
         save_tensors(self.outputs["final"], self.best_state)
         with atomic_path(self.outputs["history"]) as tmp:
             pd.DataFrame(self.progress.history).to_csv(tmp, index=False)
         write_json(self.outputs["metrics"], metrics)
         self.resume_path.unlink(missing_ok=True)
         return metrics
+
+    def _final_metrics(self) -> dict:
+        """Evaluate the selected weights on validation and, once, on test; assemble metrics.json."""
+        split_results = {
+            split: evaluate(self.model, self.feeds.final(split), self.device,
+                            getattr(self.splits, split).store.groups, self.forward)
+            for split in ("validation", "test")
+        }
+        return _metrics_document(self.params, self.identity, self.model, self.mask, self.progress, self.record,
+                                 split_results, execution_record(self.execution, self.device, self.feeds.resident))
 
 
 def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: FaceSplits, outputs: dict,
@@ -175,15 +191,9 @@ def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: Fac
     return fit.finish()
 
 
-def _final_metrics(params, identity, model, mask, splits, device, progress, record) -> dict:
-    """Evaluate the selected weights on validation and, once, on test; assemble metrics.json."""
+def _metrics_document(params, identity, model, mask, progress, record, split_results, execution) -> dict:
+    """metrics.json: the run's identity, sparsity, epochs, split metrics, parameters and execution."""
     training, pruning = params["training"], params["pruning"]
-    bs, workers = training["batch_size"], 0  # one pass each: workers would cost more than they save
-    split_results = {
-        split: evaluate(model, make_loader(getattr(splits, split), bs, workers, identity.seed, device),
-                        device, getattr(splits, split).store.groups)
-        for split in ("validation", "test")
-    }
     return {
         "stage": identity.stage,
         "dataset": identity.dataset,
@@ -200,6 +210,7 @@ def _final_metrics(params, identity, model, mask, splits, device, progress, reco
         "stopped_early": progress.epoch < training["max_epochs"],
         "splits": split_results,
         "params": record,
+        "execution": execution,
         "version": deepfake_lth.__version__,
     }
 

@@ -1,0 +1,88 @@
+"""How a run executes on its device: precision, memory layout, kernel choice, compilation, peak memory.
+
+These settings change speed, not the method: weights, optimiser state and BatchNorm statistics stay
+fp32 whatever the precision (bf16 autocast only lowers the convolutions' and matrix products'
+arithmetic), and the mask keeper zeroes pruned weights after every fp32 optimiser step, so pruned
+weights stay exact zeros. `auto` means the fast choice on CUDA and the exact, reproducible one on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The resolved execution settings of one run (metrics.json `execution`, with the resident path)."""
+
+    precision: str  # fp32 | bf16
+    channels_last: bool
+    deterministic: bool
+    compile: bool
+
+
+def _resolve(setting, on_cuda: bool) -> bool:
+    return on_cuda if setting == "auto" else bool(setting)
+
+
+def resolve_execution(training: dict, device: torch.device) -> Execution:
+    """params `training.precision`, `channels_last`, `deterministic`, `compile` resolved for `device`."""
+    cuda = device.type == "cuda"
+    precision = training["precision"] if training["precision"] != "auto" else ("bf16" if cuda else "fp32")
+    return Execution(precision, _resolve(training["channels_last"], cuda),
+                     _resolve(training["deterministic"], not cuda), bool(training["compile"]))
+
+
+def configure_kernels(execution: Execution) -> None:
+    """Deterministic kernels when asked for; otherwise let cuDNN time and pick the fastest ones."""
+    torch.use_deterministic_algorithms(execution.deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = not execution.deterministic
+
+
+class Forward:
+    """The model as training and evaluation call it: compiled or not, NHWC input or not, under autocast.
+
+    The module itself stays uncompiled, so its state_dict keeps its plain names (torch.compile's
+    wrapper would prefix them) and the mask keeper works on the same parameters.
+    """
+
+    def __init__(self, model: nn.Module, execution: Execution, device: torch.device):
+        self.module = torch.compile(model) if execution.compile else model
+        self.channels_last = execution.channels_last
+        self.bf16 = execution.precision == "bf16"
+        self.device_type = device.type
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.module(images)
+        return logits.float()  # the loss and the metrics in fp32 (a no-op in fp32)
+
+
+def prepare_model(model: nn.Module, execution: Execution, device: torch.device) -> nn.Module:
+    """`model` on `device`, in NHWC layout when asked (parameters stay fp32)."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if execution.channels_last else model
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> float | None:
+    """The peak of device memory torch allocated since `reset_peak_memory`, in MiB; None on a CPU,
+    where torch keeps no such count (and a process's RSS would make metrics.json differ run to run)."""
+    if device.type != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+
+
+def execution_record(execution: Execution, device: torch.device, resident: bool) -> dict:
+    """metrics.json `execution`: how the numbers were computed (device, precision, path, peak memory)."""
+    return {"device": device.type, **asdict(execution), "resident": resident,
+            "peak_device_memory_mb": peak_memory_mb(device)}
