@@ -16,14 +16,14 @@ min_version("9.0")
 validate(config, "../schemas/params.schema.yaml")
 PARAMS = validate_params(config, "snakemake config")
 TABLE = stages.StageTable(PARAMS)
-RESULTS = PARAMS["paths"]["results"]
+RUN_FILES = Path(".snakemake/deepfake-lth")  # files this workflow writes for its jobs and its report
 
 
 def write_resolved_params(params):
     """Jobs read the exact config this workflow resolved (including --configfile/--config overrides),
     from a content-addressed file, so concurrent invocations with other configs cannot collide."""
     text = yaml.safe_dump(params, sort_keys=True)
-    path = Path(".snakemake/deepfake-lth") / f"params-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+    path = RUN_FILES / f"params-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -64,7 +64,12 @@ def outputs_of(rule):
 
 
 def log_of(rule):
-    return str(Path(RESULTS, "logs", rule, *[f"{{{w}}}" for w in stages.OUTPUTS[rule][1]])) + ".log"
+    return stages.record_pattern(PARAMS, rule, "log")
+
+
+def benchmark_of(rule):
+    """Snakemake's per-job cost record (wall time, max RSS, I/O): Snakemake-only, no DVC output."""
+    return stages.record_pattern(PARAMS, rule, "benchmark")
 
 
 JOB_SHELL = "export OMP_NUM_THREADS={threads}; {params.command} > {log} 2>&1"
