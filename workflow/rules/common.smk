@@ -10,6 +10,8 @@ from snakemake.utils import min_version, validate
 from deepfake_lth import stages
 from deepfake_lth.config import synthetic_datasets, validate_params
 from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS
+from deepfake_lth.report import catalog
+from deepfake_lth.report.description import write_workflow_description
 
 min_version("9.0")
 
@@ -70,6 +72,22 @@ def log_of(rule):
 def benchmark_of(rule):
     """Snakemake's per-job cost record (wall time, max RSS, I/O): Snakemake-only, no DVC output."""
     return stages.record_pattern(PARAMS, rule, "benchmark")
+
+
+REPORT_OUTPUTS = outputs_of("report")
+
+
+def in_html_report(folder, caption, patterns):
+    """report() on the files of a report folder matching `patterns` (wildcards name and ext): filed by stage,
+    dataset and model and labelled by the package's catalog of figures and tables, captioned from workflow/report/."""
+    return report(
+        folder,
+        caption=caption,
+        patterns=patterns,
+        category=lambda wildcards: catalog.placement(wildcards.name)[0],
+        subcategory=lambda wildcards: catalog.placement(wildcards.name)[1],
+        labels=lambda wildcards: catalog.labels(wildcards.name, wildcards.ext, REPORT_OUTPUTS["tables"]),
+    )
 
 
 JOB_SHELL = "export OMP_NUM_THREADS={threads}; {params.command} > {log} 2>&1"

@@ -1,29 +1,9 @@
 # Tables, figures and report.md, built from exactly the metrics and Grad-CAM files the study declares.
-# The same files make up the HTML report (`snakemake --report`), placed and labelled by the package's
-# catalog of figures and tables; captions from workflow/report/.
-from deepfake_lth.report import catalog
-from deepfake_lth.report.description import write_workflow_description
-
-REPORT_OUTPUTS = outputs_of("report")
+# The same files make up the HTML report (`snakemake --report`): see in_html_report (common.smk).
 
 
-# The description page: report.md's text less its tables and figures, then what each stage cost.
+# The HTML report's description page: report.md's text less its tables and figures, then what each stage cost.
 report: write_workflow_description(PARAMS, Path(workflow.basedir, "workflow/report/workflow.rst"), RUN_FILES)
-
-
-def in_html_report(folder, caption, patterns):
-    """The files of a report folder matching `patterns` (wildcards name and ext), filed by stage, dataset and model."""
-    return report(
-        folder,
-        caption=caption,
-        patterns=patterns,
-        category=lambda wildcards: catalog.placement(wildcards.name)[0],
-        subcategory=lambda wildcards: catalog.placement(wildcards.name)[1],
-        labels=lambda wildcards: {
-            "result": catalog.title(wildcards.name, REPORT_OUTPUTS["tables"]),
-            "format": wildcards.ext.upper(),
-        },
-    )
 
 
 rule report:
@@ -42,7 +22,7 @@ rule report:
             REPORT_OUTPUTS["report"],
             caption="../report/report_md.rst",
             category=catalog.STUDY,
-            labels={"result": "report.md", "format": "MD"},
+            labels={"result": "report.md (Markdown)"},
         ),
     params:
         command=command_of("report"),

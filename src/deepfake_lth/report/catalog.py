@@ -78,3 +78,13 @@ def title(name: str, tables: str | Path | None = None) -> str:
     markdown = Path(tables or ".", f"{name}.md")
     first = markdown.read_text().split("\n", 1)[0] if markdown.is_file() else ""
     return first.strip("*") or name
+
+
+# How a result's format reads in the HTML report's list: one label only, since Snakemake turns a second
+# label with two values into a toggle (and would hide the table behind its CSV).
+FORMATS = {"html": "table", "csv": "CSV, to download", "png": "PNG"}
+
+
+def labels(name: str, ext: str, tables: str | Path | None = None) -> dict[str, str]:
+    """The HTML report's label of the file `name`.`ext`: its title and format."""
+    return {"result": f"{title(name, tables)} ({FORMATS.get(ext, ext.upper())})"}
