@@ -1,4 +1,5 @@
-"""Print, as JSON, every job Snakemake plans for a target: its rule, wildcards, input and output files.
+"""Print, as JSON, every job Snakemake plans for a target: its rule, wildcards, input and output files
+and its benchmark file.
 
 Run as `python snakemake_jobs.py SNAKEFILE WORKDIR TARGET` (a subprocess, since Snakemake's API keeps
 process-wide state). It builds the DAG as `snakemake --forceall --dag` does, through Snakemake's own
@@ -27,7 +28,8 @@ def planned_jobs(snakefile: Path, workdir: Path, target: str) -> list[dict]:
         workflow._build_dag()
         return [
             {"rule": job.rule.name, "wildcards": dict(job.wildcards.items()),
-             "input": sorted(str(f) for f in job.input), "output": sorted(str(f) for f in job.output)}
+             "input": sorted(str(f) for f in job.input), "output": sorted(str(f) for f in job.output),
+             "benchmark": str(job.benchmark) if job.benchmark else None}
             for job in workflow.dag.jobs
         ]
 

@@ -34,11 +34,16 @@ def study_folder(tmp_path, params_file, **pruning) -> dict:
     return params
 
 
-def snakemake_plan(workdir) -> dict[frozenset, tuple[str, frozenset]]:
-    """Snakemake's own DAG for results/figures: outputs -> (rule, inputs) of every job."""
+def snakemake_jobs(workdir) -> list[dict]:
+    """Snakemake's own DAG for results/figures: every job's rule, inputs, outputs and benchmark file."""
     result = subprocess.run([sys.executable, str(PLANNER), str(REPO / "Snakefile"), str(workdir), "results/figures"],
                             cwd=workdir, env=ENV, capture_output=True, text=True, check=True)
-    return {frozenset(job["output"]): (job["rule"], frozenset(job["input"])) for job in json.loads(result.stdout)}
+    return json.loads(result.stdout)
+
+
+def snakemake_plan(workdir, jobs: list[dict] | None = None) -> dict[frozenset, tuple[str, frozenset]]:
+    """outputs -> (rule, inputs) of every job Snakemake plans."""
+    return {frozenset(job["output"]): (job["rule"], frozenset(job["input"])) for job in jobs or snakemake_jobs(workdir)}
 
 
 def dvc_plan(params) -> dict[frozenset, tuple[str, frozenset]]:
@@ -61,9 +66,14 @@ def assert_same_jobs(snake: dict, dvc: dict) -> None:
 @pytest.mark.parametrize("rewind", ["init", "iteration", "none"])
 def test_snakemake_and_dvc_plan_the_same_jobs_and_edges(tmp_path, rewind):
     params = study_folder(tmp_path, TINY_PARAMS, rewind=rewind)
-    snake = snakemake_plan(tmp_path)
+    jobs = snakemake_jobs(tmp_path)
+    snake = snakemake_plan(tmp_path, jobs)
     assert len(snake) == len(stages.study(params)) == 51
     assert_same_jobs(snake, dvc_plan(params))
+    # every rule declares benchmark: each job's file where paths.job_record puts it (no DVC output)
+    assert {frozenset(job["output"]): job["benchmark"] for job in jobs} == {
+        frozenset(map(str, job.outputs.values())): str(stages.job_record(params, job, "benchmark"))
+        for job in stages.study(params)}
 
 
 def test_the_paper_configuration_plans_the_same_jobs_in_both_engines(tmp_path):
