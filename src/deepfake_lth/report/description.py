@@ -96,7 +96,8 @@ def description_html(params: dict) -> str:
         text = description_markdown(report_md.read_text())
     else:
         text = f"No study report yet: `{report_md}` is written by the report job (`snakemake results/figures`)."
-    return MarkdownIt("commonmark").enable("table").render(text + "\n\n" + costs_markdown(params))
+    # html off: report.md holds text, and a "<" in it must show as written
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text + "\n\n" + costs_markdown(params))
 
 
 def workflow_description(params: dict, intro: str) -> str:
