@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from deepfake_lth import __version__
+from deepfake_lth import __version__, paths, stages
 from deepfake_lth.config import sparsity_at_level, validate_params
 from deepfake_lth.errors import InputError
 from deepfake_lth.paths import dense_dir, gradcam_dir, level_dir, level_name, transfer_dir
@@ -336,23 +336,27 @@ def test_the_description_page_is_report_md_without_its_tables_and_figures_plus_t
     assert description.TABLES_HEADING not in text and description.FIGURES_HEADING not in text and "![" not in text
     assert all(section in report for section in text.split("\n## "))  # report.md's sections, verbatim
 
-    bench = Path(params["paths"]["results"]) / "benchmarks"
+    jobs = stages.study(params)
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-    for i, (wall, rss) in enumerate([(2.5, 100.0), (4.0, 300.5)]):
-        (bench / "train" / SOURCE).mkdir(parents=True, exist_ok=True)
-        (bench / "train" / SOURCE / f"{i}.tsv").write_text(header + f"{wall}\t0:00:0{wall}\t{rss}\t1\t1\t1\t7\t1\t50\t1.5\n")
-    (bench / "report.tsv").write_text(header + "1.0\t0:00:01\tNA\t-\t-\t-\t-\t-\t-\t-\n")
+    trains = [job for job in jobs if job.rule == "train"]
+    written = [stages.job_record(params, job, "benchmark") for job in (*trains[:2], jobs[-1])]
+    undeclared = written[0].with_name("99.tsv")  # a benchmark of a job the study does not declare
+    for path, (wall, rss) in zip([*written, undeclared], [(2.5, 100.0), (4.0, 300.5), (1.0, "NA"), (99.0, 999.0)]):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"{wall}\t0:00:01\t{rss}\t1\t1\t1\t7\t1\t50\t1.5\n")
     try:
-        rows = {row["rule"]: row for row in description.cost_rows(bench)}
-        assert rows["train"]["jobs"] == 2 and rows["train"]["wall time, s (all jobs)"] == "6.5"
-        assert rows["train"]["longest job, s"] == "4.0" and rows["train"]["peak RSS, MB"] == "300.5"
-        assert rows["train"]["read, MB"] == "14.0" and rows["report"]["peak RSS, MB"] == "–"
-        page = description.workflow_description(params, "Intro\n=====\n")
+        rows = {row["rule"]: row for row in description.cost_rows(params, jobs)}
+        assert list(rows) == list(dict.fromkeys(job.rule for job in jobs))  # every rule, upstream first
+        assert rows["train"]["jobs"] == len(trains) and rows["train"]["benchmarked"] == 2
+        assert rows["train"]["wall time, s (all jobs)"] == "6.5" and rows["train"]["longest job, s"] == "4.0"
+        assert rows["train"]["peak RSS, MB"] == "300.5" and rows["train"]["read, MB"] == "14.0"
+        assert rows["report"]["peak RSS, MB"] == "–" and rows["prune_imp"]["benchmarked"] == 0
+        page = description.workflow_description(params, jobs, "Intro\n=====\n")
         assert page.startswith("Intro") and ".. raw:: html" in page and "{% raw %}" in page
         assert "<h2>Assumptions in force (params.yaml)</h2>" in page and "<td>train</td>" in page
         assert "<table>" in page and "Tables</h2>" not in page
     finally:
-        shutil.rmtree(bench)
+        shutil.rmtree(paths.benchmarks_dir(params))
 
 
 def test_stale_results_are_flagged(tmp_path):

@@ -3,7 +3,7 @@
 
 
 # The HTML report's description page: report.md's text less its tables and figures, then what each stage cost.
-report: write_workflow_description(PARAMS, Path(workflow.basedir, "workflow/report/workflow.rst"), RUN_FILES)
+report: write_workflow_description(PARAMS, TABLE.jobs, Path(workflow.basedir, "workflow/report/workflow.rst"), RUN_FILES)
 
 
 rule report:
