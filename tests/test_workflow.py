@@ -117,7 +117,7 @@ def chromium():
     return browser.versions()
 
 
-def test_the_html_report_opens_in_chromium_with_every_figure_and_table(study, html_report, chromium):
+def test_the_html_report_opens_in_chromium_with_every_figure_and_table(study, params, html_report, chromium):
     """Every figure and table is listed where catalog.placement files it, every image loads, the paper
     comparison table shows report.md's numbers, and the browser logs no error."""
     files = sorted((study / "results/figures").glob("*.png")) + sorted((study / "results/tables").glob("*.csv"))
@@ -136,7 +136,7 @@ def test_the_html_report_opens_in_chromium_with_every_figure_and_table(study, ht
         assert description.is_displayed()
         costs = driver.find_element(By.XPATH, "//h2[starts-with(., 'What each stage cost')]/following-sibling::table[1]")
         assert {row.find_element(By.TAG_NAME, "td").text for row in costs.find_elements(By.XPATH, ".//tbody/tr")} == {
-            job.rule for job in stages.study(load_params(study / "params.yaml"))}
+            job.rule for job in stages.study(params)}
         for (category, subcategory), expected in sorted(pages.items()):
             _click(wait, "Results")  # the menu's heading, or from a result page the breadcrumb back to the menu
             _click(wait, category)

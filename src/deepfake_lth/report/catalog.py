@@ -65,7 +65,7 @@ def placement(name: str) -> tuple[str, str]:
     return category, EVERYTHING
 
 
-def title(name: str, tables: str | Path | None = None) -> str:
+def title(name: str, tables: str | Path) -> str:
     """A figure's caption; a table's title as its Markdown file in `tables` states it (tables.py writes it)."""
     if name in FIGURES:
         return FIGURES[name]
@@ -75,7 +75,7 @@ def title(name: str, tables: str | Path | None = None) -> str:
         return gradcam_caption(*_gradcam_setting(name))
     if name == RUNS_TABLE:
         return RUNS_TITLE
-    markdown = Path(tables or ".", f"{name}.md")
+    markdown = Path(tables, f"{name}.md")
     first = markdown.read_text().split("\n", 1)[0] if markdown.is_file() else ""
     return first.strip("*") or name
 
@@ -85,6 +85,6 @@ def title(name: str, tables: str | Path | None = None) -> str:
 FORMATS = {"html": "table", "csv": "CSV, to download", "png": "PNG"}
 
 
-def labels(name: str, ext: str, tables: str | Path | None = None) -> dict[str, str]:
+def labels(name: str, ext: str, tables: str | Path) -> dict[str, str]:
     """The HTML report's label of the file `name`.`ext`: its title and format."""
     return {"result": f"{title(name, tables)} ({FORMATS.get(ext, ext.upper())})"}
