@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 CORES   ?= 2
 
-.PHONY: setup demo dvc-lock test bench clean-results
+.PHONY: setup demo report dvc-lock test bench clean-results
 
 setup: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) results/figures
+
+# One self-contained HTML page of a finished study: every figure and table, report.md's text, per-job costs.
+report: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --report results/report.html results/figures
 
 # Record the demo's outputs, made by Snakemake with the stages' own commands, in dvc.lock and the
 # DVC cache (then `dvc push`); `dvc repro` would make the same files one stage at a time.

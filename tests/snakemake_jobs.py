@@ -1,4 +1,5 @@
-"""Print, as JSON, every job Snakemake plans for a target: its rule, wildcards, input and output files.
+"""Print, as JSON, every job Snakemake plans for a target: its rule, wildcards, input and output files
+and its benchmark file.
 
 Run as `python snakemake_jobs.py SNAKEFILE WORKDIR TARGET [NAME=VALUE ...]` (a subprocess, since
 Snakemake's API keeps process-wide state; NAME=VALUE are global resources, as `--resources` gives
@@ -29,7 +30,8 @@ def planned_jobs(snakefile: Path, workdir: Path, target: str, resources: dict[st
         return [
             {"rule": job.rule.name, "wildcards": dict(job.wildcards.items()),
              "input": sorted(str(f) for f in job.input), "output": sorted(str(f) for f in job.output),
-             "resources": {k: v for k, v in job.resources.items() if k in ("gpu", "gpu_slots")}}
+             "resources": {k: v for k, v in job.resources.items() if k in ("gpu", "gpu_slots")},
+             "benchmark": str(job.benchmark) if job.benchmark else None}
             for job in workflow.dag.jobs
         ]
 

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY_PARAMS
-from deepfake_lth import targets
+from deepfake_lth import paths, targets
 from deepfake_lth.config import load_params
 from deepfake_lth.paths import dense_dir, level_dir
 from workflow_runner import dvc, planned_jobs, run, snakemake
@@ -206,7 +206,8 @@ SNAKEMAKE_REDOES = [
 def snakemake_beside(project) -> Path:
     """The DVC-built project, also driven by the Snakefile (its own files kept out of git)."""
     with open(project.workdir / ".git" / "info" / "exclude", "a") as exclude:
-        exclude.write("/.snakemake/\n/results/logs/\n")
+        exclude.write("/.snakemake/\n" + "".join(f"/{project.params['paths']['results']}/{folder}/\n"
+                                                 for folder, _ in paths.JOB_RECORDS.values()))  # logs, benchmarks
     return project.workdir
 
 

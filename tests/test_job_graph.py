@@ -36,8 +36,8 @@ def study_folder(tmp_path, params_file, **pruning) -> dict:
 
 
 def snakemake_jobs(workdir, *resources: str) -> list[dict]:
-    """Snakemake's own DAG for results/figures under global `resources` (NAME=VALUE): its jobs as
-    snakemake_jobs.py prints them."""
+    """Snakemake's own DAG for results/figures under global `resources` (NAME=VALUE): every job's rule,
+    inputs, outputs, gpu resources and benchmark file, as snakemake_jobs.py prints them."""
     result = subprocess.run([sys.executable, str(PLANNER), str(REPO / "Snakefile"), str(workdir), "results/figures",
                              *resources], cwd=workdir, env=ENV, capture_output=True, text=True, check=True)
     return json.loads(result.stdout)
@@ -87,6 +87,10 @@ def test_snakemake_and_dvc_plan_the_same_jobs_and_edges(tmp_path, rewind):
     assert len(snake) == len(stages.study(params)) == 51
     assert_same_jobs(snake, dvc_plan(params))
     assert_gpu_resources(jobs, whole_gpu=1, slots_given=None)  # without gpu_slots: one whole gpu each
+    # every rule declares benchmark: each job's file where paths.job_record puts it (no DVC output)
+    assert {frozenset(job["output"]): job["benchmark"] for job in jobs} == {
+        frozenset(map(str, job.outputs.values())): str(stages.job_record(params, job, "benchmark"))
+        for job in stages.study(params)}
 
 
 def test_the_paper_configuration_plans_the_same_jobs_in_both_engines(tmp_path):

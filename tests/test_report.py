@@ -3,8 +3,10 @@ metrics files, the paper column against PAPER.md, and the failures (empty tree, 
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +14,11 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from deepfake_lth import __version__
+from deepfake_lth import __version__, paths, stages
 from deepfake_lth.config import sparsity_at_level, validate_params
 from deepfake_lth.errors import InputError
 from deepfake_lth.paths import dense_dir, gradcam_dir, level_dir, level_name, transfer_dir
-from deepfake_lth.report import paper
+from deepfake_lth.report import catalog, description, paper
 from deepfake_lth.report.build import build_report
 from deepfake_lth.report.cells import mean_pm_std
 from deepfake_lth.report.formats import latex_escape, to_markdown
@@ -302,6 +304,59 @@ def test_report_md_states_data_assumptions_and_contradictions(built):
     for link in re.findall(r"\]\(((?:tables|figures)/[^)]+)\)", report):
         assert (results / link).is_file(), link
     assert "Warning: results from other settings" not in report
+
+
+def test_every_table_has_an_html_page_and_every_file_a_place_in_the_html_report(built):
+    """The HTML report shows each table as written for report.md, and files every figure and table by stage."""
+    params, results, _ = built
+    csvs = sorted((results / "tables").glob("*.csv"))
+    for csv in csvs:
+        page = csv.with_suffix(".html").read_text()
+        assert page.startswith("<!DOCTYPE html>") and "<script" not in page and page.count("<tr>") > 1, csv.name
+    comparison = (results / "tables" / "table5_paper_comparison.md").read_text()
+    page = (results / "tables" / "table5_paper_comparison.html").read_text()
+    first_row = comparison.splitlines()[4].strip("| ").split(" | ")  # title, blank, header, rule, first row
+    assert all(html.escape(cell) in page for cell in first_row), first_row
+    names = [p.stem for p in csvs] + [p.stem for p in (results / "figures").glob("*.png")]
+    for name in names:
+        category, subcategory = catalog.placement(name)
+        assert category in catalog.CATEGORIES and category != catalog.STUDY and subcategory, name
+        assert catalog.title(name, results / "tables") != name, name
+    assert catalog.placement(f"fig3_gradcam_{SOURCE}_cnn5") == (catalog.GRADCAM, f"{SOURCE} · CNN-5")
+    assert catalog.placement(f"table4_transfer_{SOURCE}__to__{TARGET}") == (catalog.TRANSFER, f"{SOURCE} → {TARGET}")
+    assert catalog.title("table5_paper_comparison", results / "tables").startswith("The paper's numbers beside ours")
+
+
+def test_the_description_page_is_report_md_without_its_tables_and_figures_plus_the_costs(built):
+    params, results, _ = built
+    report = (results / "report.md").read_text()
+    text = description.description_markdown(report)
+    assert "## Assumptions in force" in text and "## The paper's numbers beside ours" in text
+    assert "**Demo data.**" in text and "## What the paper claims" in text
+    assert description.TABLES_HEADING not in text and description.FIGURES_HEADING not in text and "![" not in text
+    assert all(section in report for section in text.split("\n## "))  # report.md's sections, verbatim
+
+    jobs = stages.study(params)
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    trains = [job for job in jobs if job.rule == "train"]
+    written = [stages.job_record(params, job, "benchmark") for job in (*trains[:2], jobs[-1])]
+    undeclared = written[0].with_name("99.tsv")  # a benchmark of a job the study does not declare
+    for path, (wall, rss) in zip([*written, undeclared], [(2.5, 100.0), (4.0, 300.5), (1.0, "NA"), (99.0, 999.0)]):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"{wall}\t0:00:01\t{rss}\t1\t1\t1\t7\t1\t50\t1.5\n")
+    try:
+        rows = {row["rule"]: row for row in description.cost_rows(params, jobs)}
+        assert list(rows) == list(dict.fromkeys(job.rule for job in jobs))  # every rule, upstream first
+        assert rows["train"]["jobs"] == len(trains) and rows["train"]["benchmarked"] == 2
+        assert rows["train"]["wall time, s (all jobs)"] == "6.5" and rows["train"]["longest job, s"] == "4.0"
+        assert rows["train"]["peak RSS, MB"] == "300.5" and rows["train"]["read, MB"] == "14.0"
+        assert rows["report"]["peak RSS, MB"] == "–" and rows["prune_imp"]["benchmarked"] == 0
+        page = description.workflow_description(params, jobs, "Intro\n=====\n")
+        assert page.startswith("Intro") and ".. raw:: html" in page and "{% raw %}" in page
+        assert "<h2>Assumptions in force (params.yaml)</h2>" in page and "<td>train</td>" in page
+        assert "<table>" in page and "Tables</h2>" not in page
+    finally:
+        shutil.rmtree(paths.benchmarks_dir(params))
 
 
 def test_stale_results_are_flagged(tmp_path):

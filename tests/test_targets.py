@@ -8,7 +8,7 @@ from conftest import REPO, TINY_PARAMS
 from deepfake_lth import targets
 from deepfake_lth.config import load_params
 from deepfake_lth.dvc_stages import render_dvc_yaml
-from deepfake_lth.paths import dense_dir, face_store_dir, gradcam_dir, level_dir, transfer_dir
+from deepfake_lth.paths import dense_dir, face_store_dir, gradcam_dir, job_record, level_dir, transfer_dir
 
 
 def test_paths_are_pinned():
@@ -22,6 +22,10 @@ def test_paths_are_pinned():
         "results/transfer/a__to__b/resnet18/seed_0/oneshot/level_04/"
     )
     assert gradcam_dir(params, "d", "cnn5") == Path("results/gradcam/d/cnn5")
+    assert job_record(params, "benchmark", "prune_imp", ["d", "cnn5", 0, "imp_global", "07"]) == Path(
+        "results/benchmarks/prune_imp/d/cnn5/0/imp_global/07.tsv"
+    )
+    assert job_record(params, "log", "report", []) == Path("results/logs/report.log")
 
 
 def test_default_study_shape():

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import json
+import re
+import shlex
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
+import browser
 from conftest import TINY_PARAMS
-from deepfake_lth import targets
+from deepfake_lth import paths, stages, targets
 from deepfake_lth.config import load_params
+from deepfake_lth.report import catalog
+from test_paper_path import readme_commands
 from workflow_runner import dvc, make_dvc_project, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
@@ -41,6 +51,134 @@ def test_every_target_exists(study, params):
 
 def test_second_invocation_runs_nothing(study):
     assert planned_jobs(study, "results/figures") == {}
+
+
+def test_every_job_writes_one_benchmark_file(study, params):
+    """Every rule declares benchmark: (paths.job_record's layout), so each of the 51 jobs left its costs."""
+    expected = {stages.job_record(params, job, "benchmark") for job in stages.study(params)}
+    written = {p.relative_to(study) for p in (study / paths.benchmarks_dir(params)).rglob("*") if p.is_file()}
+    assert written == expected and len(expected) == 51
+    for path in expected:
+        header, values = (study / path).read_text().splitlines()[:2]
+        assert header.split("\t")[:3] == ["s", "h:m:s", "max_rss"] and float(values.split("\t")[0]) > 0, path
+
+
+# The HTML report of the finished study: built once by the README's command, opened in real Chromium.
+def embedded(report_html: Path, script_id: str):
+    """The JSON value Snakemake's report embeds in its <script id=...> (`results`, `workflow-desc`)."""
+    found = re.search(rf'<script id="{script_id}">\s*var \w+ = (.*?);\s*</script>', report_html.read_text(), re.S)
+    return json.loads(found.group(1))
+
+
+def embedded_file(report_html: Path, path: str) -> str:
+    """The text of a result file as the HTML report carries it (a base64 data URI)."""
+    return base64.b64decode(embedded(report_html, "results")[path]["data_uri"].split(",", 1)[1]).decode()
+
+
+def table_cells(text: str) -> list[list[str]]:
+    """The body rows of the first table of an HTML page, cell texts as shown."""
+    rows = re.findall(r"<tr>(.*?)</tr>", text.split("<tbody>", 1)[1].split("</tbody>", 1)[0], re.S)
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+            for r in rows]
+
+
+def markdown_cells(report_md: str, heading: str) -> list[list[str]]:
+    """The body rows of the first Markdown table under `heading` in report.md."""
+    section = report_md.split(heading, 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")][2:]  # less header and rule
+    return [[c.strip().replace("\\|", "|") for c in line.strip("| ").split(" | ")] for line in lines]
+
+
+@pytest.fixture(scope="module")
+def html_report(study):
+    """`snakemake --report ...` exactly as the README gives it, on the finished tiny study."""
+    command = next(c for c in readme_commands() if c.startswith("snakemake --report"))
+    snakemake(study, *shlex.split(command.partition("  #")[0])[1:])
+    return study / "results/report.html"
+
+
+def test_report_md_and_the_html_report_state_the_same_paper_comparison(study, html_report):
+    report_md = (study / "results/report.md").read_text()
+    ours = markdown_cells(report_md, "## The paper's numbers beside ours")
+    shown = table_cells(embedded_file(html_report, "results/tables/table5_paper_comparison.html"))
+    assert len(ours) > 5 and shown == ours
+    assert any(cell == "not run" for row in ours for cell in row) and any("Table I" in row for row in ours)
+    description = embedded(html_report, "workflow-desc")  # the description page: report.md's text again
+    assert table_cells(description.split("<h2>The paper's numbers beside ours</h2>", 1)[1]) == ours
+    assert "Assumptions in force (params.yaml)" in description and "Demo data." in description
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    reason = browser.cannot_run_reason()
+    if reason:
+        pytest.skip(reason)
+    browser.ensure_installed()
+    return browser.versions()
+
+
+def test_the_html_report_opens_in_chromium_with_every_figure_and_table(study, params, html_report, chromium):
+    """Every figure and table is listed where catalog.placement files it, every image loads, the paper
+    comparison table shows report.md's numbers, and the browser logs no error."""
+    files = sorted((study / "results/figures").glob("*.png")) + sorted((study / "results/tables").glob("*.csv"))
+    files += [p.with_suffix(".html") for p in files if p.suffix == ".csv"]
+    pages: dict[tuple[str, str], set[str]] = {}
+    for path in files:
+        pages.setdefault(catalog.placement(path.stem), set()).add(
+            catalog.labels(path.stem, path.suffix[1:], study / "results/tables")["result"])
+    subcategories = {category: sum(1 for c, _ in pages if c == category) for category, _ in pages}
+    comparison = markdown_cells((study / "results/report.md").read_text(), "## The paper's numbers beside ours")
+    with browser.headless_chromium() as driver:
+        wait = WebDriverWait(driver, 20)
+        url = browser.page_url(html_report)
+        driver.get(url)
+        description = wait.until(lambda d: d.find_element(By.XPATH, "//h2[starts-with(., 'Assumptions in force')]"))
+        assert description.is_displayed()
+        costs = driver.find_element(By.XPATH, "//h2[starts-with(., 'What each stage cost')]/following-sibling::table[1]")
+        assert {row.find_element(By.TAG_NAME, "td").text for row in costs.find_elements(By.XPATH, ".//tbody/tr")} == {
+            job.rule for job in stages.study(params)}
+        for (category, subcategory), expected in sorted(pages.items()):
+            _click(wait, "Results")  # the menu's heading, or from a result page the breadcrumb back to the menu
+            _click(wait, category)
+            if subcategories[category] > 1:
+                _click(wait, subcategory)
+            rows = wait.until(lambda d: d.find_elements(By.XPATH, "//nav//tr[td]"))
+            listed = {row.find_element(By.TAG_NAME, "td").text for row in rows}
+            assert listed == expected, (category, subcategory)
+            for row in rows:
+                label = row.find_element(By.TAG_NAME, "td").text
+                if label.endswith("(PNG)"):
+                    row.find_element(By.CSS_SELECTOR, "a[iconname=eye]").click()
+                    shown = wait.until(lambda d: d.find_element(By.XPATH, "//img[starts-with(@src, 'data:image/png')]"))
+                    wait.until(lambda d: d.execute_script("return arguments[0].complete", shown))
+                    if label.startswith(catalog.FIGURES["fig2_accuracy_vs_sparsity"]):
+                        driver.save_screenshot(str(html_report.with_suffix(".png")))
+                    _assert_images_loaded(driver)
+                elif label.startswith("The paper's numbers beside ours") and label.endswith("(table)"):
+                    row.find_element(By.CSS_SELECTOR, "a[iconname=eye]").click()
+                    driver.switch_to.frame(wait.until(lambda d: d.find_element(By.TAG_NAME, "iframe")))
+                    cells = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                             for tr in driver.find_elements(By.XPATH, "//tbody/tr")]
+                    driver.switch_to.default_content()
+                    assert cells == comparison
+        assert any(label.startswith("Fig. 2") for label in pages[(catalog.TICKETS, catalog.EVERYTHING)])
+        assert any(label.endswith("(table)") for label in pages[(catalog.PAPER, catalog.EVERYTHING)])
+        _assert_images_loaded(driver)
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not errors, errors
+    assert html_report.with_suffix(".png").stat().st_size > 10_000, "no screenshot of Fig. 2"
+
+
+def _click(wait, text: str) -> None:
+    """Click the menu entry that reads `text`."""
+    literal = "concat('" + "', \"'\", '".join(text.split("'")) + "', '')"
+    wait.until(lambda d: d.find_element(By.XPATH, f"//nav//*[normalize-space(text())={literal}]")).click()
+
+
+def _assert_images_loaded(driver) -> None:
+    images = driver.find_elements(By.TAG_NAME, "img")
+    assert images and all(driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+                          for img in images), [img.get_attribute("src")[:40] for img in images]
 
 
 def test_one_level_is_regenerated_alone_and_identically(study):

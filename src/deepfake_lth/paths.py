@@ -88,3 +88,21 @@ def gradcam_outputs(params, dataset, model) -> dict:
 def report_outputs(params) -> dict:
     results = Path(params["paths"]["results"])
     return {"tables": results / "tables", "figures": results / "figures", "report": results / "report.md"}
+
+
+# Per-job records Snakemake writes beside the results (not stage outputs: DVC neither makes nor hashes
+# them): results/<kind>/<rule>/<wildcard values...>.<ext>, e.g. results/benchmarks/train/demo_gan/cnn5/0.tsv.
+JOB_RECORDS = {"log": ("logs", "log"), "benchmark": ("benchmarks", "tsv")}
+
+
+def benchmarks_dir(params: dict) -> Path:
+    """results/benchmarks/: one Snakemake benchmark file (wall time, max RSS, I/O) per job, by rule."""
+    return Path(params["paths"]["results"]) / JOB_RECORDS["benchmark"][0]
+
+
+def job_record(params: dict, kind: str, rule: str, wildcard_values) -> Path:
+    """The `kind` ("log" or "benchmark") file of one job of `rule`, named by its wildcard values in order
+    (wildcard names such as "{dataset}" give the rule's pattern)."""
+    folder, ext = JOB_RECORDS[kind]
+    stem = Path(params["paths"]["results"], folder, rule, *map(str, wildcard_values))
+    return stem.with_name(f"{stem.name}.{ext}")

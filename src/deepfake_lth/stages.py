@@ -118,6 +118,16 @@ def output_patterns(params: dict, rule: str) -> dict[str, str]:
     return {name: str(path) for name, path in function(params, *[f"{{{w}}}" for w in wildcards]).items()}
 
 
+def record_pattern(params: dict, rule: str, kind: str) -> str:
+    """The rule's log or benchmark file (paths.job_record) with wildcards in place of values."""
+    return str(paths.job_record(params, kind, rule, [f"{{{w}}}" for w in OUTPUTS[rule][1]]))
+
+
+def job_record(params: dict, job: "Job", kind: str) -> Path:
+    """The log or benchmark file Snakemake writes for `job`."""
+    return paths.job_record(params, kind, job.rule, [job.wildcards[w] for w in OUTPUTS[job.rule][1]])
+
+
 # --------------------------------------------------------------------------------------------- jobs
 def demo_job(params, dataset) -> Job:
     return _job(params, "demo_data", f"demo-{dataset}", {"dataset": dataset}, ["demo", "--dataset", dataset], {},

@@ -10,20 +10,22 @@ from snakemake.utils import min_version, validate
 from deepfake_lth import stages
 from deepfake_lth.config import synthetic_datasets, validate_params
 from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS
+from deepfake_lth.report import catalog
+from deepfake_lth.report.description import write_workflow_description
 
 min_version("9.0")
 
 validate(config, "../schemas/params.schema.yaml")
 PARAMS = validate_params(config, "snakemake config")
 TABLE = stages.StageTable(PARAMS)
-RESULTS = PARAMS["paths"]["results"]
+RUN_FILES = Path(".snakemake/deepfake-lth")  # files this workflow writes for its jobs and its report
 
 
 def write_resolved_params(params):
     """Jobs read the exact config this workflow resolved (including --configfile/--config overrides),
     from a content-addressed file, so concurrent invocations with other configs cannot collide."""
     text = yaml.safe_dump(params, sort_keys=True)
-    path = Path(".snakemake/deepfake-lth") / f"params-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+    path = RUN_FILES / f"params-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -64,7 +66,28 @@ def outputs_of(rule):
 
 
 def log_of(rule):
-    return str(Path(RESULTS, "logs", rule, *[f"{{{w}}}" for w in stages.OUTPUTS[rule][1]])) + ".log"
+    return stages.record_pattern(PARAMS, rule, "log")
+
+
+def benchmark_of(rule):
+    """Snakemake's per-job cost record (wall time, max RSS, I/O): Snakemake-only, no DVC output."""
+    return stages.record_pattern(PARAMS, rule, "benchmark")
+
+
+REPORT_OUTPUTS = outputs_of("report")
+
+
+def in_html_report(folder, caption, patterns):
+    """report() on the files of a report folder matching `patterns` (wildcards name and ext): filed by stage,
+    dataset and model and labelled by the package's catalog of figures and tables, captioned from workflow/report/."""
+    return report(
+        folder,
+        caption=caption,
+        patterns=patterns,
+        category=lambda wildcards: catalog.placement(wildcards.name)[0],
+        subcategory=lambda wildcards: catalog.placement(wildcards.name)[1],
+        labels=lambda wildcards: catalog.labels(wildcards.name, wildcards.ext, REPORT_OUTPUTS["tables"]),
+    )
 
 
 def gpu_slots_of(rule):

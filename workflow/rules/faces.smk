@@ -13,6 +13,8 @@ rule demo_data:
         digest=digest_of("demo_data"),
     log:
         log_of("demo_data"),
+    benchmark:
+        benchmark_of("demo_data")
     threads: 1
     resources:
         mem_mb=1000,
@@ -33,6 +35,8 @@ rule faces:
         digest=digest_of("faces"),
     log:
         log_of("faces"),
+    benchmark:
+        benchmark_of("faces")
     threads: 2
     resources:
         mem_mb=4000,

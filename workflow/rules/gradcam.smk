@@ -13,6 +13,8 @@ rule gradcam:
         digest=digest_of("gradcam"),
     log:
         log_of("gradcam"),
+    benchmark:
+        benchmark_of("gradcam")
     threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,

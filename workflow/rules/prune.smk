@@ -17,6 +17,8 @@ rule prune_imp:
         digest=digest_of("prune_imp"),
     log:
         log_of("prune_imp"),
+    benchmark:
+        benchmark_of("prune_imp")
     threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,
@@ -41,6 +43,8 @@ rule prune_oneshot:
         digest=digest_of("prune_oneshot"),
     log:
         log_of("prune_oneshot"),
+    benchmark:
+        benchmark_of("prune_oneshot")
     threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,
@@ -65,6 +69,8 @@ rule prune_control:
         digest=digest_of("prune_control"),
     log:
         log_of("prune_control"),
+    benchmark:
+        benchmark_of("prune_control")
     threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,

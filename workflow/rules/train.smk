@@ -13,6 +13,8 @@ rule train:
         digest=digest_of("train"),
     log:
         log_of("train"),
+    benchmark:
+        benchmark_of("train")
     threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,

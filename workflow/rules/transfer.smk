@@ -15,6 +15,8 @@ rule transfer:
         digest=digest_of("transfer"),
     log:
         log_of("transfer"),
+    benchmark:
+        benchmark_of("transfer")
     threads: PARAMS["torch_threads"]
     resources:
         mem_mb=4000,

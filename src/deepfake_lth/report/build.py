@@ -10,19 +10,19 @@ import pandas as pd
 from deepfake_lth import stages
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, atomic_path
-from deepfake_lth.models.registry import model_label
+from deepfake_lth.report import catalog
 from deepfake_lth.report import figures as plots
 from deepfake_lth.report import paper
 from deepfake_lth.report.collect import collect_gradcam, collect_metrics, sort_report_inputs
 from deepfake_lth.report.document import render_report
-from deepfake_lth.report.formats import write_table
+from deepfake_lth.report.formats import to_html, write_table
 from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
 from deepfake_lth.report.summary import in_domain, ordered, sort_rows
 from deepfake_lth.report.tables import build_tables
 
 log = logging.getLogger(__name__)
 
-RUNS_CSV = "accuracy_vs_sparsity.csv"
+RUNS_CSV = f"{catalog.RUNS_TABLE}.csv"
 RUNS_COLUMNS = [
     "dataset", "model", "method", "level", "seed", "nominal_sparsity", "sparsity",
     "test_accuracy", "test_auc", "remaining_weights",
@@ -63,9 +63,11 @@ def build_report(params: dict) -> dict:
 
 
 def write_runs_csv(frame: pd.DataFrame, params: dict, path: Path) -> None:
-    """One row per in-domain metrics file, values as written there (fractions): the data of `dvc plots`."""
-    runs = in_domain(frame)[RUNS_COLUMNS].sort_values("seed", kind="stable")
-    sort_rows(runs, params).to_csv(path, index=False)
+    """One row per in-domain metrics file, values as written there (fractions): the data of `dvc plots`
+    (and an HTML page of it beside)."""
+    runs = sort_rows(in_domain(frame)[RUNS_COLUMNS].sort_values("seed", kind="stable"), params)
+    runs.to_csv(path, index=False)
+    path.with_suffix(".html").write_text(to_html(runs, catalog.RUNS_TITLE))  # what the HTML report shows
 
 
 def draw_figures(frame, records, params, roles: Roles, folder: Path) -> dict[str, dict]:
@@ -73,21 +75,17 @@ def draw_figures(frame, records, params, roles: Roles, folder: Path) -> dict[str
     to results/)}, in report order."""
     formats = params.get("report", {}).get("formats", ["png", "pdf"])
     subtitle = _subtitle(params, frame)
-    drawn = [
-        ("fig1_teaser", "Fig. 1: dense models against their tickets", lambda: plots.teaser(frame, params, subtitle)),
-        ("fig2_accuracy_vs_sparsity", "Fig. 2: test accuracy against sparsity",
-         lambda: plots.accuracy_vs_sparsity(frame, params, subtitle)),
-        ("fig_transfer", "Transfer: tickets from one dataset trained on another",
-         lambda: plots.transfer_accuracy(frame, params, subtitle)),
-    ]
+    drawers = {"fig1_teaser": plots.teaser, "fig2_accuracy_vs_sparsity": plots.accuracy_vs_sparsity,
+               "fig_transfer": plots.transfer_accuracy}
+    drawn = [(name, caption, lambda d=drawers[name]: d(frame, params, subtitle))
+             for name, caption in catalog.FIGURES.items()]
     main = _paper_gradcam_record(records, roles)
     for record in sorted(records, key=lambda r: (r is not main, r["dataset"], r["model"])):
         draw = (lambda r=record: _gradcam_figure(r, subtitle))
+        setting = (record["dataset"], record["model"])
         if record is main:
-            drawn.append(("fig3_gradcam", "Fig. 3: Grad-CAM of the dense model and its tickets "
-                          f"({record['dataset']}, {model_label(record['model'])})", draw))
-        drawn.append((f"fig3_gradcam_{record['dataset']}_{record['model']}",
-                      f"Grad-CAM grid, {record['dataset']}, {model_label(record['model'])}", draw))
+            drawn.append((catalog.GRADCAM_FIGURE, catalog.gradcam_caption(*setting, main=True), draw))
+        drawn.append((catalog.gradcam_figure_name(*setting), catalog.gradcam_caption(*setting), draw))
     written = {}
     for name, caption, draw in drawn:
         figure = draw()

@@ -8,8 +8,9 @@ import pandas as pd
 from deepfake_lth import __version__
 from deepfake_lth.config import levels_nearest, pruning_levels, sparsity_at_level
 from deepfake_lth.lottery.methods import method_label
-from deepfake_lth.report import paper
+from deepfake_lth.report import catalog, paper
 from deepfake_lth.report.collect import ReportInputs
+from deepfake_lth.report.description import FIGURES_HEADING, TABLES_HEADING
 from deepfake_lth.report.formats import Table, to_markdown
 from deepfake_lth.report.roles import Roles, data_kind
 from deepfake_lth.report.summary import in_domain
@@ -212,13 +213,13 @@ def _comparison_section(tables: list[Table], roles: Roles) -> str:
 
 
 def _tables_section(tables: list[Table]) -> str:
-    lines = ["## Tables", "", "Each as CSV (numbers), Markdown and LaTeX in `tables/`.", ""]
+    lines = [TABLES_HEADING, "", "Each as CSV (numbers), Markdown, LaTeX and HTML in `tables/`.", ""]
     for table in tables:
         lines.append(
             f"- [{table.title}](tables/{table.name}.md) "
             f"([CSV](tables/{table.name}.csv), [LaTeX](tables/{table.name}.tex))"
         )
-    lines.append("- [Every in-domain run, one row per metrics file](tables/accuracy_vs_sparsity.csv) (the data of `dvc plots`)")
+    lines.append(f"- [{catalog.RUNS_TITLE}](tables/{catalog.RUNS_TABLE}.csv) (the data of `dvc plots`)")
     accuracy = next((t for t in tables if t.name == "table1_accuracy_vs_sparsity"), None)
     if accuracy is not None and len(accuracy.display) <= 60:
         lines += ["", f"**{accuracy.title}**", "", to_markdown(accuracy.display)]
@@ -226,7 +227,7 @@ def _tables_section(tables: list[Table]) -> str:
 
 
 def _figures_section(figures: dict[str, dict]) -> str:
-    lines = ["## Figures", ""]
+    lines = [FIGURES_HEADING, ""]
     for name, figure in figures.items():
         links = ", ".join(f"[{f.rsplit('.', 1)[1].upper()}]({f})" for f in figure["files"])
         lines += [f"**{figure['caption']}** ({links})", ""]

@@ -1,7 +1,9 @@
-"""Writing a table three ways: CSV (the numbers, for machines), Markdown and LaTeX (formatted, for people)."""
+"""Writing a table four ways: CSV (the numbers, for machines); Markdown, LaTeX and HTML (formatted, for people:
+report.md shows the Markdown, the HTML report of `snakemake --report` the HTML)."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,13 +86,37 @@ def latex_escape(value) -> str:
 
 
 def write_table(table: Table, directory: str | Path) -> list[Path]:
-    """Write `<name>.csv`, `<name>.md` and `<name>.tex` into `directory` atomically; return the paths."""
+    """Write `<name>.csv`, `<name>.md`, `<name>.tex` and `<name>.html` into `directory` atomically; return the paths."""
     directory = Path(directory)
-    paths = [directory / f"{table.name}.{ext}" for ext in ("csv", "md", "tex")]
+    paths = [directory / f"{table.name}.{ext}" for ext in ("csv", "md", "tex", "html")]
     with atomic_path(paths[0]) as tmp:
         table.numbers.to_csv(tmp, index=False)
     with atomic_path(paths[1]) as tmp:
         tmp.write_text(f"**{table.title}**\n\n" + to_markdown(table.display))
     with atomic_path(paths[2]) as tmp:
         tmp.write_text(to_latex(table.display, table.title, table.name))
+    with atomic_path(paths[3]) as tmp:
+        tmp.write_text(to_html(table.display, table.title))
     return paths
+
+
+HTML_STYLE = ("body{font-family:sans-serif;font-size:14px;margin:8px}caption{font-weight:bold;text-align:left;"
+              "padding:4px 0}table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:3px 8px}"
+              "td.num{text-align:right}tr:nth-child(even){background:#f6f6f6}")
+
+
+def to_html(display: pd.DataFrame, title: str) -> str:
+    """A self-contained HTML page of the table (no script, no external file): what the HTML report shows."""
+    numeric = [_is_numeric_column(display[c]) for c in display.columns]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in display.columns)
+    rows = []
+    for row in display.itertuples(index=False):
+        cells = [f'<td class="num">{html.escape(str(v))}</td>' if num else f"<td>{html.escape(str(v))}</td>"
+                 for v, num in zip(row, numeric)]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return "\n".join([
+        "<!DOCTYPE html>",
+        f'<html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{HTML_STYLE}</style></head>',
+        f"<body><table><caption>{html.escape(title)}</caption>",
+        f"<thead><tr>{head}</tr></thead><tbody>", *rows, "</tbody></table></body></html>", "",
+    ])

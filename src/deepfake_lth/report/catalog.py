@@ -1,0 +1,90 @@
+"""What each file of results/figures/ and results/tables/ is: its caption, and where the HTML report
+(`snakemake --report`) files it: a category by pipeline stage, a subcategory by dataset and model.
+
+Both reports read this: build.py captions report.md's figures with it, the report rule's report()
+flags place and label the same files with it. Torch- and pandas-free: the Snakefile imports it while
+parsing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepfake_lth.models.registry import model_label
+
+FIGURES = {
+    "fig1_teaser": "Fig. 1: dense models against their tickets",
+    "fig2_accuracy_vs_sparsity": "Fig. 2: test accuracy against sparsity",
+    "fig_transfer": "Transfer: tickets from one dataset trained on another",
+}
+GRADCAM_FIGURE = "fig3_gradcam"  # the paper's Fig. 3; one more grid per dataset and model: fig3_gradcam_<d>_<m>
+GRADCAM_CAPTION = "Fig. 3: Grad-CAM of the dense model and its tickets"
+RUNS_TABLE = "accuracy_vs_sparsity"  # tables/accuracy_vs_sparsity.csv: one row per run, the data of `dvc plots`
+RUNS_TITLE = "Every in-domain run, one row per metrics file"
+
+TICKETS, TRANSFER, GRADCAM, PAPER, STUDY = (
+    "Lottery tickets (dense, IMP, one-shot, controls)", "Transfer", "Grad-CAM", "The paper beside ours", "Study",
+)
+CATEGORIES = (PAPER, TICKETS, TRANSFER, GRADCAM, STUDY)  # stages, in the order a reader takes them
+EVERYTHING = "All datasets and models"
+# Tables by name prefix (the tables' names are fixed by tables.py; transfer and Grad-CAM by role below).
+TABLE_CATEGORY = {"table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS,
+                  RUNS_TABLE: TICKETS, "table5_": PAPER, "table7_": GRADCAM}
+TRANSFER_TABLE = "table4_transfer_"
+
+
+def gradcam_figure_name(dataset: str, model: str) -> str:
+    return f"{GRADCAM_FIGURE}_{dataset}_{model}"
+
+
+def gradcam_caption(dataset: str, model: str, main: bool = False) -> str:
+    """The paper's Fig. 3 (`main`), or the grid of one dataset and model."""
+    setting = f"{dataset}, {model_label(model)}"
+    return f"{GRADCAM_CAPTION} ({setting})" if main else f"Grad-CAM grid, {setting}"
+
+
+def _gradcam_setting(name: str) -> tuple[str, str]:
+    """fig3_gradcam_<dataset>_<model> -> (dataset, model); model names hold no underscore, datasets may."""
+    dataset, model = name[len(GRADCAM_FIGURE) + 1:].rsplit("_", 1)
+    return dataset, model
+
+
+def placement(name: str) -> tuple[str, str]:
+    """(category, subcategory) of a figure or table file named `name` (no extension) in the HTML report."""
+    if name in FIGURES:
+        return (TRANSFER, "All pairs") if name == "fig_transfer" else (TICKETS, EVERYTHING)
+    if name == GRADCAM_FIGURE:
+        return GRADCAM, "Fig. 3"
+    if name.startswith(GRADCAM_FIGURE + "_"):
+        dataset, model = _gradcam_setting(name)
+        return GRADCAM, f"{dataset} · {model_label(model)}"
+    if name.startswith(TRANSFER_TABLE):
+        source, target = name[len(TRANSFER_TABLE):].split("__to__")
+        return TRANSFER, f"{source} → {target}"
+    category = next((c for prefix, c in TABLE_CATEGORY.items() if name.startswith(prefix)), STUDY)
+    return category, EVERYTHING
+
+
+def title(name: str, tables: str | Path) -> str:
+    """A figure's caption; a table's title as its Markdown file in `tables` states it (tables.py writes it)."""
+    if name in FIGURES:
+        return FIGURES[name]
+    if name == GRADCAM_FIGURE:
+        return GRADCAM_CAPTION
+    if name.startswith(GRADCAM_FIGURE + "_"):
+        return gradcam_caption(*_gradcam_setting(name))
+    if name == RUNS_TABLE:
+        return RUNS_TITLE
+    markdown = Path(tables, f"{name}.md")
+    first = markdown.read_text().split("\n", 1)[0] if markdown.is_file() else ""
+    return first.strip("*") or name
+
+
+# How a result's format reads in the HTML report's list: one label only, since Snakemake turns a second
+# label with two values into a toggle (and would hide the table behind its CSV).
+FORMATS = {"html": "table", "csv": "CSV, to download", "png": "PNG"}
+
+
+def labels(name: str, ext: str, tables: str | Path) -> dict[str, str]:
+    """The HTML report's label of the file `name`.`ext`: its title and format."""
+    return {"result": f"{title(name, tables)} ({FORMATS.get(ext, ext.upper())})"}
