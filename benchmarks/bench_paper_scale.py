@@ -39,6 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# The trainer's per-batch progress bars would bury the table (read by tqdm when first imported; children inherit it).
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out" / "paper_scale.json"
 PAPER_PARAMS = REPO / "params.paper.yaml"
