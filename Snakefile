@@ -26,7 +26,7 @@ include: "workflow/rules/report.smk"
 onstart:
     from deepfake_lth.plan import study_plan
 
-    print(study_plan(PARAMS, ", ".join(workflow.overwrite_configfiles or ["params.yaml"])))
+    print(study_plan(PARAMS, CONFIG_SOURCE))
 
 
 rule all:

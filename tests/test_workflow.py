@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
 import shlex
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -22,17 +26,30 @@ from deepfake_lth import paths, stages, targets
 from deepfake_lth.config import load_params
 from deepfake_lth.report import catalog
 from test_paper_path import readme_commands
-from workflow_runner import dvc, make_dvc_project, planned_jobs, snakemake
+from workflow_runner import ENV, dvc, make_dvc_project, planned_jobs, snakemake, snakemake_command
 
 pytestmark = pytest.mark.slow
 
 
+def readme_configfile_commands() -> list[list[str]]:
+    """The README's snakemake commands that name a params file (`--configfile=FILE`), arguments after
+    `snakemake`, with FILE replaced by the tiny study's params.yaml: they run for real on the tiny study."""
+    commands = [shlex.split(c.partition("  #")[0])[1:] for c in readme_commands()
+                if c.startswith("snakemake ") and "--configfile=" in c]
+    return [["--configfile=params.yaml" if a.startswith("--configfile=") else a for a in c] for c in commands]
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """The tiny study built once by `snakemake --cores 2 results/figures`."""
+    """The tiny study built once, for real, by the README's `snakemake ... --configfile=FILE results/figures`."""
     workdir = tmp_path_factory.mktemp("study")
     shutil.copy(TINY_PARAMS, workdir / "params.yaml")
-    snakemake(workdir, "results/figures")
+    commands = readme_configfile_commands()
+    assert commands and all(c[-1] == "results/figures" for c in commands)
+    built = snakemake(workdir, *commands[0])
+    assert "deepfake-lth plan of params.yaml: 51 jobs" in built.stdout  # onstart ran, with the file it was given
+    for command in commands[1:]:
+        snakemake(workdir, *command)
     return workdir
 
 
@@ -61,6 +78,45 @@ def test_every_job_writes_one_benchmark_file(study, params):
     for path in expected:
         header, values = (study / path).read_text().splitlines()[:2]
         assert header.split("\t")[:3] == ["s", "h:m:s", "max_rss"] and float(values.split("\t")[0]) > 0, path
+
+
+def train_processes() -> list[tuple[int, list[str]]]:
+    """(pid, argv) of the running `deepfake-lth ... train` Python processes (not their shell wrappers)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if len(argv) > 2 and "python" in Path(argv[0]).name and argv[1].endswith("deepfake-lth") and "train" in argv:
+            found.append((int(proc.name), argv))
+    return found
+
+
+def test_a_killed_training_job_is_made_again_with_what_depends_on_it(study, params):
+    """kill -9 of a dense run forced with -R train: Snakemake deletes its outputs and keeps its consumers';
+    the next run must not call the study complete, and makes the same bytes again."""
+    before = {p: p.read_bytes() for p in (study / "results/runs").rglob("dense/*.pt")}
+    before_report = (study / "results/report.md").read_bytes()
+    forced = subprocess.Popen(snakemake_command(study, "--cores", "1", "-R", "train", "results/figures"), cwd=study,
+                              env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (killed := train_processes()) and time.monotonic() < deadline and forced.poll() is None:
+        time.sleep(0.05)
+    assert killed, "no training job started"
+    pid, argv = killed[0]
+    os.kill(pid, signal.SIGKILL)
+    assert forced.wait(timeout=120) != 0
+    dataset, model = argv[argv.index("--dataset") + 1], argv[argv.index("--model") + 1]
+    dense = paths.dense_dir(params, dataset, model, 0)
+    assert not (study / dense / "final.pt").exists() and not (study / dense / "metrics.json").exists()
+
+    plan = planned_jobs(study, "results/figures")
+    assert plan["train"] == 1 and plan["report"] == 1 and plan["prune_imp"] >= 2
+    snakemake(study, "results/figures")
+    assert {p: p.read_bytes() for p in before} == before  # the same dense runs, bit for bit
+    assert (study / "results/report.md").read_bytes() == before_report
+    assert planned_jobs(study, "results/figures") == {}
 
 
 # The HTML report of the finished study: built once by the README's command, opened in real Chromium.

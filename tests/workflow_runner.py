@@ -22,13 +22,14 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return result
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
     """The repository's Snakefile run in `workdir` (which holds params.yaml and receives data/ and results/)."""
-    return run(
-        [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-         "--cores", "2", *args],
-        cwd=workdir, check=check,
-    )
+    return [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--cores", "2", *args]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(snakemake_command(workdir, *args), cwd=workdir, check=check)
 
 
 def planned_jobs(workdir: Path, *targets: str) -> dict[str, int]:

@@ -10,12 +10,13 @@ import argparse
 import logging
 import sys
 
-from deepfake_lth.config import ConfigError, load_params
+from deepfake_lth.config import ConfigError, check_output_root, load_params, output_roots
 from deepfake_lth.errors import InputError
 from deepfake_lth.lottery.methods import LEVEL_METHODS, PRUNING_METHODS
 from deepfake_lth.models.registry import keras_models
 
 log = logging.getLogger("deepfake_lth")
+RESULTS = "paths.results"  # the params key of the folder the run, Grad-CAM and report commands write
 
 
 def _cmd_demo(params, args):
@@ -98,8 +99,12 @@ DVC_HEADER = (
 
 
 def _cmd_validate(params, args):
+    from deepfake_lth.models.registry import check_model_weights
     from deepfake_lth.plan import missing_roots
 
+    for key in output_roots(params):
+        check_output_root(params, key, args.params)
+    check_model_weights(params, args.params)
     for name, root in missing_roots(params):
         log.warning("%s: dataset '%s' is enabled but its root %s does not exist (download it there, "
                     "or change datasets.%s.root)", args.params, name, root, name)
@@ -118,9 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name, func, help_):
+    def command(name, func, help_, writes=None):
+        """A subcommand; `writes`: the params key of the folder it writes, checked before it starts."""
         p = sub.add_parser(name, help=help_)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, writes=writes)
         return p
 
     def run_args(p):
@@ -133,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("validate", _cmd_validate, "validate params.yaml (warning of missing dataset roots) and exit")
     command("plan", _cmd_plan, "show the study params.yaml declares: datasets, models, levels, jobs and training work")
-    command("demo", _cmd_demo, "generate a synthetic demo dataset into its root").add_argument("--dataset", required=True)
-    command("faces", _cmd_faces, "extract faces into a face store").add_argument("--dataset", required=True)
+    command("demo", _cmd_demo, "generate a synthetic demo dataset into its root", "paths.raw").add_argument("--dataset", required=True)
+    command("faces", _cmd_faces, "extract faces into a face store", "paths.faces").add_argument("--dataset", required=True)
     command("models", _cmd_models, "print each model's parameter counts")
     p = command("import-weights", _cmd_import_weights, "turn the MesoNet authors' Keras .h5 weights into a state_dict file")
     p.set_defaults(needs_params=False)
@@ -143,22 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the state_dict file to write (.pt)")
     p.add_argument("--image-size", type=int, default=None,
                    help="face size the model is built for; must fit the file's dense layer (default: the authors' 256)")
-    p = command("train", _cmd_train, "train the dense model (level 0)")
+    p = command("train", _cmd_train, "train the dense model (level 0)", RESULTS)
     p.add_argument("--dataset", required=True)
     run_args(p)
-    p = command("prune", _cmd_prune, "make and train one pruning level")
+    p = command("prune", _cmd_prune, "make and train one pruning level", RESULTS)
     p.add_argument("--dataset", required=True)
     run_args(p)
     level_args(p, LEVEL_METHODS)
-    p = command("transfer", _cmd_transfer, "train a ticket from one dataset on another")
+    p = command("transfer", _cmd_transfer, "train a ticket from one dataset on another", RESULTS)
     p.add_argument("--source", required=True)
     p.add_argument("--target", required=True)
     run_args(p)
     level_args(p, PRUNING_METHODS)
-    p = command("gradcam", _cmd_gradcam, "Grad-CAM maps of dense and pruned models")
+    p = command("gradcam", _cmd_gradcam, "Grad-CAM maps of dense and pruned models", RESULTS)
     p.add_argument("--dataset", required=True)
     p.add_argument("--model", required=True)
-    command("report", _cmd_report, "tables, figures and report.md from the metrics files")
+    command("report", _cmd_report, "tables, figures and report.md from the metrics files", RESULTS)
     p = command("dvc-yaml", _cmd_dvc_yaml, "write dvc.yaml (the DVC stages) for these params")
     p.add_argument("--output", default="dvc.yaml")
     return parser
@@ -172,8 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         params = load_params(args.params) if getattr(args, "needs_params", True) else None
+        if args.writes:
+            check_output_root(params, args.writes, args.params)
         args.func(params, args)
-    except (ConfigError, FileNotFoundError, InputError) as e:
+    except (ConfigError, InputError) as e:
+        print(f"deepfake-lth {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file that cannot be read or written: its message names it (a full disk, say)
+        if args.verbose:
+            log.exception("%s failed", args.command)
         print(f"deepfake-lth {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 0

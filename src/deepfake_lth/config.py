@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import jsonschema
@@ -55,11 +56,22 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
     if errors:
         error = errors[0]
         key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-        raise ConfigError(f"{source}: key '{key}': {error.message}")
+        raise ConfigError(f"{source}: key '{key}': {_error_message(error)}")
     _check_references(params, source)
     for name, entry in params["datasets"].items():
         _check_splits(name, entry, source)
     return params
+
+
+def _error_message(error: jsonschema.ValidationError) -> str:
+    """The schema's message, or for a repeated list item, which item (one study must not run twice)."""
+    if error.validator == "uniqueItems":
+        seen = []
+        for item in error.instance:
+            if item in seen:
+                return f"{item!r} is listed more than once; list each once"
+            seen.append(item)
+    return error.message
 
 
 def _check_references(params: dict, source: str) -> None:
@@ -76,6 +88,10 @@ def _check_references(params: dict, source: str) -> None:
         ("gradcam.method", gradcam["method"], "pruning method", PRUNING_METHODS),
     ]
     checks += [(f"transfer.pairs.{i}", pair, "dataset", sorted(params["datasets"])) for i, pair in enumerate(transfer["pairs"])]
+    for i, (source_dataset, target_dataset) in enumerate(transfer["pairs"]):
+        if source_dataset == target_dataset:
+            raise ConfigError(f"{source}: key 'transfer.pairs.{i}': source and target are both '{source_dataset}'; "
+                              "a ticket on its own dataset is the in-domain run")
     for key, value, what, allowed in checks:
         if isinstance(value, dict):  # named by its keys
             named = [(f"{key}.{name}", name) for name in value]
@@ -131,6 +147,23 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return validate_params(params, str(path))
+
+
+def check_output_root(params: dict, key: str, source: str = "params.yaml") -> None:
+    """Raise ConfigError naming the key when the folder params[key] names cannot be created or written."""
+    root = Path(lookup(params, key))
+    existing = root
+    while not existing.exists() and existing != existing.parent:  # the nearest part of it that exists
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{source}: key '{key}': cannot create {root}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{source}: key '{key}': cannot write {root}: {existing} is not writable")
+
+
+def output_roots(params: dict) -> list[str]:
+    """The params keys of the folders the study writes (the raw-data root only for generated demo data)."""
+    return (["paths.raw"] if synthetic_datasets(params) else []) + ["paths.faces", "paths.results"]
 
 
 def enabled_datasets(params: dict) -> list[str]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
-
-import torch
 
 from deepfake_lth.errors import InputError
 
@@ -79,16 +78,30 @@ def _jsonable(value):
 
 def save_tensors(path: str | Path, tensors: dict) -> None:
     """Save a dict of tensors (a state_dict, a mask) atomically."""
+    import torch  # here, not at the top: the Snakefile reads and writes small records through this module
+
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save(tensors, f)  # a file object: given a path, torch names archive entries after it
 
 
 def load_tensors(path: str | Path) -> dict:
     """Load a dict of tensors with weights_only=True onto the CPU."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for corrupt files
-        raise InputError(f"{path}: unreadable checkpoint: {e}") from e
+    except pickle.UnpicklingError as e:  # also torch's refusal of a pickle that would run code
+        raise InputError(f"{path}: not loadable with weights_only=True (a pickle of more than tensors?): "
+                         f"{_first_line(e)}") from e
+    except Exception as e:  # torch raises several types for a damaged file, some as bare as "[Errno 22]"
+        raise InputError(f"{path}: truncated or not a checkpoint ({path.stat().st_size} bytes; torch: "
+                         f"{_first_line(e)})") from e
+
+
+def _first_line(error: Exception) -> str:
+    """The error's first sentence (torch appends paragraphs of advice), or its type when it has no text."""
+    text = str(error).strip()
+    return text.splitlines()[0].split(". ")[0] if text else type(error).__name__

@@ -2,21 +2,30 @@
 # inputs, command and params digest come from the table (deepfake_lth.stages), and every output
 # pattern from the same functions with wildcard names: no path or dependency is written here.
 import hashlib
+import os
 from pathlib import Path
 
 import yaml
-from snakemake.utils import min_version, validate
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
 
-from deepfake_lth import stages
-from deepfake_lth.config import synthetic_datasets, validate_params
+from deepfake_lth import reruns, stages
+from deepfake_lth.config import ConfigError, synthetic_datasets, validate_params
 from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS
 from deepfake_lth.report import catalog
 from deepfake_lth.report.description import write_workflow_description
 
 min_version("9.0")
 
-validate(config, "../schemas/params.schema.yaml")
-PARAMS = validate_params(config, "snakemake config")
+# The params files in force (--configfile=FILE replaces params.yaml), as messages name them.
+CONFIG_SOURCE = ", ".join(
+    os.path.relpath(f) if Path(f).resolve().is_relative_to(Path.cwd()) else str(f)
+    for f in workflow.overwrite_configfiles or ["params.yaml"]
+)
+try:  # the CLI's validation and its one-line message, not Snakemake's dump of the whole schema
+    PARAMS = validate_params(config, CONFIG_SOURCE)
+except ConfigError as e:
+    raise WorkflowError(str(e)) from None
 TABLE = stages.StageTable(PARAMS)
 RUN_FILES = Path(".snakemake/deepfake-lth")  # files this workflow writes for its jobs and its report
 
@@ -35,6 +44,11 @@ def write_resolved_params(params):
 
 
 PARAMS_FILE = write_resolved_params(PARAMS)
+# Finished jobs whose result inputs are gone (a job killed mid-run loses its outputs) run again: see reruns.py.
+# Only this invocation's own process counts them; a cluster job's Snakemake reads the same counts.
+RERUNS = reruns.RerunCounts(RUN_FILES / reruns.COUNTS_FILE)
+if workflow.is_main_process:
+    RERUNS.count_lost_inputs(TABLE.jobs, PARAMS["paths"]["results"])
 
 
 def inputs_of(rule):
@@ -56,7 +70,7 @@ def command_of(rule):
 
 def digest_of(rule):
     """A digest of exactly the params keys the job reads: Snakemake's params trigger re-runs it when one changes."""
-    return lambda wildcards: TABLE.job(rule, wildcards).digest
+    return lambda wildcards: RERUNS.digest(TABLE.job(rule, wildcards))
 
 
 def outputs_of(rule):

@@ -15,7 +15,7 @@ from typing import Iterator
 from deepfake_lth.data.detectors import largest_face, make_detector, resize_square, square_crop
 from deepfake_lth.data.media import UnreadableMedia, is_image_file, read_image_rgb
 from deepfake_lth.data.sources import (
-    NO_FACE, NOT_AN_IMAGE, UNREADABLE_IMAGE, Face, Record, Skip, SplitPlan, label_of,
+    NO_FACE, NOT_AN_IMAGE, UNREADABLE_IMAGE, Face, Record, Skip, SplitPlan, label_of, small_face,
 )
 from deepfake_lth.errors import InputError
 
@@ -26,6 +26,7 @@ class ImageFolderAdapter:
         self.split_folders = dataset["splits"]
         self.class_folders = dataset["classes"]
         self.group_regex = _compile_group_regex(dataset.get("group_regex"))
+        self.faces = faces
         self.size = faces["image_size"]
         self.crop_scale = faces["crop_scale"]
         self.detector = make_detector(faces) if dataset.get("detect_faces", False) else None
@@ -67,6 +68,11 @@ class ImageFolderAdapter:
                 return
             face = square_crop(image, box, self.crop_scale, self.size)
         else:
+            height, width = image.shape[:2]
+            too_small = small_face(source, width, height, max(width, height), self.faces)
+            if too_small is not None:
+                yield too_small
+                return
             face = resize_square(image, self.size)
         match = self.group_regex.search(path.stem) if self.group_regex is not None else None
         if match is not None:

@@ -16,7 +16,7 @@ from typing import Iterator
 from deepfake_lth.data.detectors import square_crop
 from deepfake_lth.data.media import UnreadableMedia, read_image_rgb
 from deepfake_lth.data.sources import (
-    INVALID_BOX, MISSING_IMAGE, UNREADABLE_IMAGE, Face, Record, Skip, SplitPlan, label_of,
+    INVALID_BOX, MISSING_IMAGE, UNREADABLE_IMAGE, Face, Record, Skip, SplitPlan, label_of, small_face,
 )
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import read_json
@@ -27,6 +27,7 @@ class OpenForensicsAdapter:
         self.root = Path(dataset["root"])
         self.annotation_files = dataset["annotations"]
         self.image_folders = dataset["images"]
+        self.faces = faces
         self.size = faces["image_size"]
         self.crop_scale = faces["crop_scale"]
 
@@ -75,6 +76,11 @@ class OpenForensicsAdapter:
             box = ann.get("bbox")
             if not _valid_box(box):
                 yield Skip(source, INVALID_BOX, f"bbox {box}")
+                continue
+            width, height = float(box[2]), float(box[3])
+            too_small = small_face(source, width, height, self.crop_scale * max(width, height), self.faces)
+            if too_small is not None:
+                yield too_small
                 continue
             try:
                 face = square_crop(image, box, self.crop_scale, self.size)

@@ -24,6 +24,7 @@ UNREADABLE_FRAME = "unreadable frame"
 NO_FACE = "no face"
 NOT_AN_IMAGE = "not an image file"
 INVALID_BOX = "invalid box"
+FACE_TOO_SMALL = "face too small"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,16 @@ class Adapter(Protocol):
     def __init__(self, dataset: dict, faces: dict): ...
 
     def plan(self, split: str) -> SplitPlan: ...
+
+
+def small_face(source: str, width: float, height: float, stored_side: float, faces: dict) -> Skip | None:
+    """A skip for a face (a pre-cropped image, a ground-truth box) whose larger side is under
+    faces.min_face_size while its crop (`stored_side` pixels) would be enlarged to faces.image_size:
+    the detector drops such faces, and an enlarged blur would enter the store unnoticed."""
+    side, smallest = max(width, height), faces["min_face_size"]
+    if side >= smallest or stored_side >= faces["image_size"]:
+        return None
+    return Skip(source, FACE_TOO_SMALL, f"{width:g}x{height:g} px, under faces.min_face_size {smallest}")
 
 
 def label_of(class_key: str) -> int:

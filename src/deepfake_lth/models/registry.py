@@ -179,6 +179,21 @@ def model_weights(params: dict, name: str) -> str | None:
     return params.get("model_weights", {}).get(name)
 
 
+def check_model_weights(params: dict, source: str = "params.yaml") -> None:
+    """Each weights file params.yaml's `model_weights` names exists, loads with weights_only=True and fits its
+    model at the configured face size; else ConfigError naming the key (what train would meet, found earlier)."""
+    from deepfake_lth.config import ConfigError
+    from deepfake_lth.errors import InputError
+
+    for name, path in params.get("model_weights", {}).items():
+        if path is None:
+            continue
+        try:
+            build_model(name, params["faces"]["image_size"], path)
+        except (InputError, OSError) as e:
+            raise ConfigError(f"{source}: key 'model_weights.{name}': {e}") from None
+
+
 def load_weights(model: nn.Module, path: Path) -> None:
     """Load a plain state_dict file into `model`, raising InputError naming the file on any mismatch."""
     from deepfake_lth.errors import InputError
@@ -187,7 +202,7 @@ def load_weights(model: nn.Module, path: Path) -> None:
     try:
         model.load_state_dict(load_tensors(path))
     except (RuntimeError, TypeError, AttributeError) as e:
-        raise InputError(f"{path}: does not fit {type(model).__name__}: {e}") from None
+        raise InputError(f"{path}: does not fit {type(model).__name__}: {' '.join(str(e).split())}") from None
 
 
 def prunable_parameter_names(model: nn.Module, prune_output_layer: bool = False) -> list[str]:
