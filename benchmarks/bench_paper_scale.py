@@ -143,7 +143,7 @@ def bench_model(name: str, store: Path, params: dict, training: dict, size: dict
     splits = load_face_splits(store, params["normalization"])
     execution = resolve_execution(training, device)
     model = prepare_model(new_model(params, name, size["image_size"], 0), execution, device)
-    configure_kernels(execution)
+    configure_kernels(execution, device)
     forward = Forward(model, execution, device)
     optimizer = make_optimizer(model, training)
     sampler = EpochShuffle(len(splits.train), 0)
@@ -198,7 +198,7 @@ def worker(store: str, image_size: int, batch_size: int, epochs: int, spawned: f
     opened = time.time()
     execution = resolve_execution(training, device)
     model = prepare_model(new_model(params, "mesonet", image_size, 0), execution, device)
-    configure_kernels(execution)
+    configure_kernels(execution, device)
     built = time.time()
     sampler = EpochShuffle(len(splits.train), 0)
     feed = resident_feeds(splits, training, device, sampler).train

@@ -177,13 +177,12 @@ def test_recalibration_changes_what_validation_sees_and_is_recorded(tmp_path):
         assert torch.allclose(model.state_dict()[f"features.2.1.{name}"], final[f"features.2.1.{name}"], atol=1e-5)
 
 
-def test_seeding_asks_torch_for_deterministic_kernels():
+def test_seeding_leaves_kernel_choice_to_the_run():
+    """Seeding sets no kernel switch: torch's determinism switch imports its compiler stack, and the
+    run's execution settings choose the kernels once the device is known (configure_kernels)."""
     from deepfake_lth.device import seed_everything
 
     torch.use_deterministic_algorithms(False)
-    try:
-        seed_everything(0)
-        assert torch.are_deterministic_algorithms_enabled()
-        assert torch.is_deterministic_algorithms_warn_only_enabled()
-    finally:
-        torch.use_deterministic_algorithms(False)
+    seed_everything(0)
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.initial_seed() == 0

@@ -86,10 +86,14 @@ def test_auto_means_bf16_nhwc_and_cudnn_benchmark_on_cuda_and_exact_fp32_on_cpu(
     assert execution.resolve_execution(pinned, CUDA) == execution.Execution("fp32", True, True, False)
     benchmark = torch.backends.cudnn.benchmark
     try:
-        execution.configure_kernels(execution.Execution("bf16", True, False, False))
+        execution.configure_kernels(execution.Execution("bf16", True, False, False), CUDA)
         assert torch.backends.cudnn.benchmark and not torch.are_deterministic_algorithms_enabled()
-        execution.configure_kernels(execution.Execution("fp32", False, True, False))
+        execution.configure_kernels(execution.Execution("fp32", False, True, False), CUDA)
         assert not torch.backends.cudnn.benchmark and torch.are_deterministic_algorithms_enabled()
+        # On a CPU nothing is switched (its kernels are deterministic; the switch imports torch's compiler).
+        torch.use_deterministic_algorithms(False)
+        execution.configure_kernels(execution.Execution("fp32", False, True, False), torch.device("cpu"))
+        assert not torch.are_deterministic_algorithms_enabled()
     finally:
         torch.backends.cudnn.benchmark = benchmark
         torch.use_deterministic_algorithms(False)

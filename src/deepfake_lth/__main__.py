@@ -1,5 +1,3 @@
-import sys
+from deepfake_lth.cli import console
 
-from deepfake_lth.cli import main
-
-sys.exit(main())
+console()

@@ -36,17 +36,9 @@ def derive_seed(*parts: int) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch (CPU and CUDA), numpy and random, and ask torch for deterministic kernels.
-
-    On CUDA deterministic kernels need a fixed cuBLAS workspace (set here unless the user chose
-    one); we only warn where an op has no deterministic kernel. The flag matters on the CPU too (a
-    re-run level must write the same bytes). Setting it imports torch's compiler stack (1.7 s), as
-    does the first optimiser built (torch.optim wraps its methods with torch._disable_dynamo), so
-    a training job pays that import once either way.
-    """
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    """Seed torch (CPU and CUDA), numpy and random. Kernel choice (deterministic or fastest) is the
+    run's execution setting (training/execution.py), set where the device is known."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, if it is asked for
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False

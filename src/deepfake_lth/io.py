@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
+import math
 import os
 import pickle
 import shutil
@@ -74,6 +76,22 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> None:
+    """Rows of numbers as CSV, atomically: the columns in order of first sight, floats as repr, None and NaN
+    empty; the bytes pandas' to_csv(index=False) writes for such a table, without importing pandas."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+
+    def cell(value) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        return repr(float(value)) if isinstance(value, float) else str(value)
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([cell(row.get(column)) for column in columns] for row in rows)
 
 
 def save_tensors(path: str | Path, tensors: dict) -> None:

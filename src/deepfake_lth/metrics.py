@@ -11,7 +11,6 @@ import logging
 import math
 
 import numpy as np
-import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +79,32 @@ def equal_error_rate(labels, probs) -> float:
 
 def has_groups(groups) -> bool:
     """True when some group (e.g. a source video) holds more than one image."""
-    return groups is not None and len(pd.unique(np.asarray(groups))) < len(groups)
+    return groups is not None and len(set(np.asarray(groups).tolist())) < len(groups)
 
 
 def group_mean(labels, probs, groups) -> tuple[np.ndarray, np.ndarray]:
     """Per-group labels and mean probabilities (video-level scores), groups in order of first sight.
 
-    A group holding both labels (a misconfigured group pattern) is split by label and logged.
+    A group holding both labels (a misconfigured group pattern) is split by label and logged. Each mean
+    is a compensated (Kahan) sum in image order over the count: pandas' groupby mean, bit for bit, without
+    importing pandas into a training job.
     """
-    frame = pd.DataFrame({"group": np.asarray(groups), "label": np.asarray(labels), "prob": np.asarray(probs)})
-    mixed = frame.groupby("group", sort=False)["label"].nunique().gt(1).sum()
+    sums: dict[tuple, list[float]] = {}  # (group, label) -> [sum, compensation, count], in order of first sight
+    for group, label, prob in zip(np.asarray(groups).tolist(), np.asarray(labels).tolist(), np.asarray(probs).tolist()):
+        total = sums.setdefault((group, label), [0.0, 0.0, 0])
+        y = prob - total[1]
+        t = total[0] + y
+        total[1] = t - total[0] - y
+        if total[1] != total[1]:  # NaN: an infinite term; keep the plain sum
+            total[1] = 0.0
+        total[0], total[2] = t, total[2] + 1
+    mixed = len({group for group, _ in sums}) < len(sums)
     if mixed:
-        log.warning("%d groups hold both real and fake images; scored separately per label", mixed)
-    means = frame.groupby(["group", "label"], sort=False)["prob"].mean().reset_index()
-    return means["label"].to_numpy(), means["prob"].to_numpy()
+        log.warning("%d groups hold both real and fake images; scored separately per label",
+                    len(sums) - len({group for group, _ in sums}))
+    keys = list(sums)
+    return (np.array([label for _, label in keys], dtype=np.asarray(labels).dtype),
+            np.array([sums[k][0] / sums[k][2] for k in keys], dtype=np.float64))
 
 
 def _finite_or_none(value: float):

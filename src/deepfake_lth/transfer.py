@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from deepfake_lth import stages
+from deepfake_lth import phases, stages
 from deepfake_lth.io import save_tensors
 from deepfake_lth.lottery.methods import PRUNING_METHODS
 from deepfake_lth.lottery.rewinding import rewind_weights
@@ -35,10 +35,13 @@ def run_transfer(params: dict, source: str, target: str, model: str, seed: int, 
     check_level(params, method, level, allowed=PRUNING_METHODS)
     job = stages.transfer_job(params, source, target, model, seed, method, level)
     splits = load_face_splits(job.inputs["faces"], params["normalization"])
+    phases.mark("store")
     net = new_model(params, model, splits.image_size, seed)
     mask, start = source_ticket(params, job, net)
     net.load_state_dict(start)
+    phases.mark("model")
     save_tensors(job.outputs["mask"], mask)
+    phases.mark("writes")
     identity = RunIdentity(stage="transfer", dataset=target, model=model, seed=seed, method=method,
                            level=level, source_dataset=source)
     return train_run(params, identity, net, splits, job.outputs, mask=mask)

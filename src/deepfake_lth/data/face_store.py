@@ -9,15 +9,20 @@ whatever N is.
 
 from __future__ import annotations
 
+import csv
+import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
 from deepfake_lth.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IMAGES = "images.npy"
 INDEX = "index.csv"
@@ -56,6 +61,8 @@ class FaceStoreWriter:
 
     def close(self) -> pd.DataFrame:
         """Flush the array, trim it to the faces written, write index.csv; return the index."""
+        import pandas as pd
+
         n = len(self._rows)
         self._images.flush()
         del self._images
@@ -91,14 +98,11 @@ class FaceStore:
             if not (self.split_dir / name).is_file():
                 raise InputError(f"{self.split_dir / name}: face store file not found (run the faces stage)")
         self.images = np.load(self.split_dir / IMAGES, mmap_mode="r")
-        # keep_default_na=False: a group or file named "NA" or "null" is a name, not a missing value
-        self.index = pd.read_csv(self.split_dir / INDEX, dtype={"group": str, "source": str}, keep_default_na=False)
-        if len(self.index) != len(self.images):
+        self.labels, self.groups, self.sources = read_index(self.split_dir / INDEX)
+        if len(self.labels) != len(self.images):
             raise InputError(
-                f"{self.split_dir}: {len(self.images)} images but {len(self.index)} index rows"
+                f"{self.split_dir}: {len(self.images)} images but {len(self.labels)} index rows"
             )
-        self.labels = self.index["label"].to_numpy(dtype=np.int64)
-        self.groups = self.index["group"].to_numpy()
         self._data_offset = self.images.offset
         self._face_bytes = int(np.prod(self.images.shape[1:]))
         self._fd: int | None = None
@@ -132,13 +136,36 @@ class FaceStore:
             os.close(self._fd)
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.labels)
+
+    @functools.cached_property
+    def index(self) -> pd.DataFrame:
+        """index.csv as a table (label, group, source); pandas only for whoever asks."""
+        import pandas as pd
+
+        return pd.DataFrame({"label": self.labels, "group": self.groups, "source": self.sources})
+
+
+def read_index(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """index.csv's labels (int64), groups and sources (str objects): every value a name as written, so a
+    group or file named "NA" or "null" stays one. The csv module, not pandas: a training job reads this."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+        header, body = rows[0], rows[1:]
+        column = {name: header.index(name) for name in ("label", "group", "source")}
+        labels = np.array([int(row[column["label"]]) for row in body], dtype=np.int64)
+    except (IndexError, ValueError) as e:
+        raise InputError(f"{path}: not a face store index (label, group, source): {e}") from None
+    groups = np.array([row[column["group"]] for row in body], dtype=object)
+    sources = np.array([row[column["source"]] for row in body], dtype=object)
+    return labels, groups, sources
 
 
 def write_subset(store: FaceStore, rows: np.ndarray, split_dir: str | Path, chunk: int = 1024) -> pd.DataFrame:
     """Copy faces `rows` of `store` (with their index rows, in that order) into a new store split; return its index."""
     writer = FaceStoreWriter(split_dir, len(rows), store.images.shape[1])
-    sources = store.index["source"].to_numpy()
+    sources = store.sources
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
         for row, face in zip(part, store.read(part)):

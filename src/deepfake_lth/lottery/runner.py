@@ -12,7 +12,7 @@ from pathlib import Path
 
 from torch import nn
 
-from deepfake_lth import stages
+from deepfake_lth import phases, stages
 from deepfake_lth.config import ConfigError, sparsity_at_level
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import save_tensors
@@ -76,9 +76,12 @@ def run_level(params: dict, dataset: str, model: str, seed: int, method: str, le
     check_level(params, method, level)
     job = stages.level_job(params, dataset, model, seed, method, level)
     splits = load_face_splits(job.inputs["faces"], params["normalization"])
+    phases.mark("store")
     net = new_model(params, model, splits.image_size, seed)
     mask, start = make_ticket(params, dataset, model, seed, method, level, net, splits.image_size)
-    save_tensors(job.outputs["mask"], mask)
     net.load_state_dict(start)
+    phases.mark("model")  # with the mask made from the level below
+    save_tensors(job.outputs["mask"], mask)
+    phases.mark("writes")
     identity = RunIdentity(stage="prune", dataset=dataset, model=model, seed=seed, method=method, level=level)
     return train_run(params, identity, net, splits, job.outputs, mask=mask)

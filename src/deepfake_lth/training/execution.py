@@ -36,8 +36,13 @@ def resolve_execution(training: dict, device: torch.device) -> Execution:
                      _resolve(training["deterministic"], not cuda), bool(training["compile"]))
 
 
-def configure_kernels(execution: Execution) -> None:
-    """Deterministic kernels when asked for; otherwise let cuDNN time and pick the fastest ones."""
+def configure_kernels(execution: Execution, device: torch.device) -> None:
+    """On CUDA, deterministic kernels when asked for (we only warn where an op has none), otherwise
+    cuDNN times and picks the fastest ones. On a CPU nothing is set: PyTorch's CPU kernels are
+    deterministic apart from a documented list that these jobs do not use (reruns are tested to write
+    the same bytes), and torch's switch imports its compiler stack, which costs a CPU job 1-2 s."""
+    if device.type != "cuda":
+        return
     torch.use_deterministic_algorithms(execution.deterministic, warn_only=True)
     torch.backends.cudnn.benchmark = not execution.deterministic
 

@@ -8,6 +8,7 @@ across epochs.
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Iterable
 
 import numpy as np
@@ -161,8 +162,42 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device, groups=No
     return split_metrics(labels, probs, groups, loss=bce_loss(logits, labels))
 
 
+class _WithoutCompilerHooks:
+    """torch's own optimiser methods, called past their torch._dynamo wrappers.
+
+    torch.optim wraps step, zero_grad, add_param_group and the state_dict methods so that torch.compile
+    can trace around them; the wrappers import torch._dynamo (and with it sympy and the inductor, 1-2 s)
+    on first call and do nothing else outside a compiled region. No job compiles its optimiser, so
+    the same functions run, on the same tensors, without that import.
+    """
+
+    def step(self, closure=None):
+        with torch.no_grad():  # what the wrapper sets for a non-differentiable optimiser
+            return inspect.unwrap(self._torch_class.step)(self, closure)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        inspect.unwrap(torch.optim.Optimizer.zero_grad)(self, set_to_none)
+
+    def add_param_group(self, param_group: dict) -> None:
+        inspect.unwrap(torch.optim.Optimizer.add_param_group)(self, param_group)
+
+    def state_dict(self) -> dict:
+        return inspect.unwrap(torch.optim.Optimizer.state_dict)(self)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        inspect.unwrap(torch.optim.Optimizer.load_state_dict)(self, state_dict)
+
+
+class Adam(_WithoutCompilerHooks, torch.optim.Adam):
+    _torch_class = torch.optim.Adam
+
+
+class SGD(_WithoutCompilerHooks, torch.optim.SGD):
+    _torch_class = torch.optim.SGD
+
+
 def make_optimizer(model: nn.Module, training: dict) -> torch.optim.Optimizer:
     lr, wd = training["learning_rate"], training["weight_decay"]
     if training["optimizer"] == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=wd)
-    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
+        return SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=wd)
+    return Adam(model.parameters(), lr=lr, weight_decay=wd)

@@ -13,15 +13,14 @@ import math
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
 import torch
 from torch import nn
 
 import deepfake_lth
-from deepfake_lth import stages
+from deepfake_lth import phases, stages
 from deepfake_lth.config import sparsity_at_level
 from deepfake_lth.device import choose_device, derive_seed, seed_everything, use_torch_threads
-from deepfake_lth.io import atomic_path, save_tensors, write_json
+from deepfake_lth.io import save_tensors, write_csv, write_json
 from deepfake_lth.models.masking import Mask, MaskKeeper, full_mask, sparsity_summary
 from deepfake_lth.models.registry import (
     build_model,
@@ -78,7 +77,7 @@ class _Fit:
         self.key = _fingerprint(identity, self.record, model, self.mask)
         self.checkpoints = dense_checkpoints
         self.execution = resolve_execution(self.training, self.device)
-        configure_kernels(self.execution)
+        configure_kernels(self.execution, self.device)
         reset_peak_memory(self.device)
         self.model = prepare_model(model, self.execution, self.device)
         self.forward = Forward(self.model, self.execution, self.device)
@@ -155,11 +154,12 @@ class _Fit:
             save_tensors(self.checkpoints.rewind, cpu_state(self.model))
         self.model.load_state_dict(self.best_state)
         metrics = self._final_metrics()
+        phases.mark("evaluation")
         save_tensors(self.outputs["final"], self.best_state)
-        with atomic_path(self.outputs["history"]) as tmp:
-            pd.DataFrame(self.progress.history).to_csv(tmp, index=False)
+        write_csv(self.outputs["history"], self.progress.history)
         write_json(self.outputs["metrics"], metrics)
         self.resume_path.unlink(missing_ok=True)
+        phases.mark("writes")
         return metrics
 
     def _final_metrics(self) -> dict:
@@ -183,11 +183,14 @@ def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: Fac
     `on_epoch_end(epoch)` is called after each epoch's resume checkpoint is written.
     """
     fit = _Fit(params, identity, model, splits, outputs, mask, dense_checkpoints)
+    phases.mark("store")  # the faces ready for training (on the device when resident)
     fit.start()
+    phases.mark("writes")
     while fit.should_continue():
         fit.run_epoch()
         if on_epoch_end is not None:
             on_epoch_end(fit.progress.epoch)
+    phases.mark("training")  # with each epoch's validation pass and resume checkpoint
     return fit.finish()
 
 
@@ -230,7 +233,9 @@ def train_dense(params: dict, dataset: str, model: str, seed: int, *,
     """
     job = stages.train_job(params, dataset, model, seed)
     splits = load_face_splits(job.inputs["faces"], params["normalization"])
+    phases.mark("store")
     net = new_model(params, model, splits.image_size, seed)
+    phases.mark("model")
     identity = RunIdentity(stage="dense", dataset=dataset, model=model, seed=seed)
     out = job.outputs
     checkpoints = DenseCheckpoints(out["init"], out["rewind"], params["training"]["rewind_iteration"])
