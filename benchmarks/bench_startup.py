@@ -60,19 +60,27 @@ def study_params(quick: bool) -> dict:
     }
 
 
+def level_folder(params: dict) -> Path:
+    """The timed job's output folder (paths.py's layout; relative to the study folder)."""
+    from deepfake_lth.config import validate_params
+    from deepfake_lth.paths import level_dir
+
+    return level_dir(validate_params(params), DATASET, MODEL, 0, "imp_global", 1)
+
+
 def job_env(**extra) -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", **extra}
-
-
-def cli(work: Path, *args: str, **env) -> None:
-    subprocess.run([str(BIN / "deepfake-lth"), "--params", "params.yaml", *args], cwd=work, env=job_env(**env),
-                   check=True, capture_output=True)
 
 
 def timed(cmd: list[str], work: Path, **env) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, cwd=work, env=job_env(**env), check=True, capture_output=True)
     return time.perf_counter() - start
+
+
+def cli(work: Path, *args: str, **env) -> float:
+    """A `deepfake-lth` command on the scratch study, as a rule runs it; its wall time."""
+    return timed([str(BIN / "deepfake-lth"), "--params", "params.yaml", *args], work, **env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         for step in (["demo", "--dataset", DATASET], ["faces", "--dataset", DATASET],
                      ["train", "--dataset", DATASET, "--model", MODEL, "--seed", "0"]):
             cli(work, *step)
-        level_dir = work / "results" / "runs" / DATASET / MODEL / "seed_0" / "imp_global" / "level_01"
+        level_dir = work / level_folder(params)
         torch_s, job_s, phases, jsonschema_s = [], [], [], []
         for _ in range(rounds):
             torch_s.append(timed([sys.executable, "-c", "import torch"], work))
@@ -98,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      capture_output=True, text=True).stdout))
             shutil.rmtree(level_dir, ignore_errors=True)
             record = work / "phases.json"
-            job_s.append(timed([str(BIN / "deepfake-lth"), "--params", "params.yaml", *LEVEL_ARGS], work,
-                               DEEPFAKE_LTH_PHASES=str(record)))
+            job_s.append(cli(work, *LEVEL_ARGS, DEEPFAKE_LTH_PHASES=str(record)))
             phases.append(json.loads(record.read_text())["phases"])
     finally:
         shutil.rmtree(work, ignore_errors=True)

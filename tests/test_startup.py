@@ -42,7 +42,7 @@ def test_cpu_jobs_load_no_compiler_stack_and_rerun_to_the_same_bytes(tmp_path):
         subprocess.run([str(BIN / "deepfake-lth"), "--params", "params.yaml", *step], cwd=tmp_path, env=ENV, check=True)
     assert loaded_after(tmp_path, "train", "--dataset", "demo_gan", "--model", "mesonet", "--seed", "0") == []
     assert loaded_after(tmp_path, *LEVEL) == []
-    level = tmp_path / "results/runs/demo_gan/mesonet/seed_0/imp_global/level_01"
+    level = tmp_path / bench.level_folder(bench.study_params(quick=True))
     first = {p.name: p.read_bytes() for p in level.iterdir()}
     for path in level.iterdir():
         path.unlink()

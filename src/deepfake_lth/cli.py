@@ -189,11 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             check_output_root(params, args.writes, args.params)
         phases.mark("params")
         args.func(params, args)
-    except (ConfigError, InputError) as e:
-        print(f"deepfake-lth {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # a file that cannot be read or written: its message names it (a full disk, say)
-        if args.verbose:
+    except (ConfigError, InputError, OSError) as e:  # OSError: a file not readable or writable; it names the file
+        if args.verbose and isinstance(e, OSError):
             log.exception("%s failed", args.command)
         print(f"deepfake-lth {args.command}: error: {e}", file=sys.stderr)
         return 2

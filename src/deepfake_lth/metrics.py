@@ -98,10 +98,9 @@ def group_mean(labels, probs, groups) -> tuple[np.ndarray, np.ndarray]:
         if total[1] != total[1]:  # NaN: an infinite term; keep the plain sum
             total[1] = 0.0
         total[0], total[2] = t, total[2] + 1
-    mixed = len({group for group, _ in sums}) < len(sums)
+    mixed = len(sums) - len({group for group, _ in sums})
     if mixed:
-        log.warning("%d groups hold both real and fake images; scored separately per label",
-                    len(sums) - len({group for group, _ in sums}))
+        log.warning("%d groups hold both real and fake images; scored separately per label", mixed)
     keys = list(sums)
     return (np.array([label for _, label in keys], dtype=np.asarray(labels).dtype),
             np.array([sums[k][0] / sums[k][2] for k in keys], dtype=np.float64))
