@@ -18,6 +18,7 @@ from deepfake_lth import __version__, paths, stages
 from deepfake_lth.config import sparsity_at_level, validate_params
 from deepfake_lth.errors import InputError
 from deepfake_lth.paths import dense_dir, gradcam_dir, level_dir, level_name, transfer_dir
+from deepfake_lth.predictions import write_predictions
 from deepfake_lth.report import catalog, description, paper
 from deepfake_lth.report.build import build_report
 from deepfake_lth.report.cells import mean_pm_std
@@ -61,6 +62,8 @@ def write_metrics(folder: Path, *, stage: str, dataset: str, model: str, seed: i
         return {"accuracy": acc, "auc": min(acc + 0.05, 1.0), "eer": 1 - acc, "ap": acc, "loss": 1 - acc, "n": n,
                 "video": None}
 
+    write_predictions(folder / "predictions.csv", {"validation": fixture_predictions(dataset, 96, accuracy + 0.01, seed),
+                                                   "test": fixture_predictions(dataset, 128, accuracy, seed + level)})
     metrics = {
         "stage": stage, "dataset": dataset, "source_dataset": source, "model": model, "seed": seed,
         "method": method, "level": level, "nominal_sparsity": nominal, "sparsity": sparsity,
@@ -74,6 +77,17 @@ def write_metrics(folder: Path, *, stage: str, dataset: str, model: str, seed: i
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(json.dumps(metrics))
     return metrics
+
+
+def fixture_predictions(dataset: str, n: int, accuracy: float, seed: int) -> tuple:
+    """(labels, p_fake, groups) of `n` faces of one split, half fake, about `accuracy` of them right; the
+    faces and groups are the dataset's (pairs of frames on the swap domain), the predictions the run's."""
+    labels = np.repeat([0, 1], n // 2)
+    groups = [f"{'rf'[y]}{i // (2 if dataset == TARGET else 1):04d}" for i, y in zip(range(n), labels)]
+    rng = np.random.default_rng([seed, int(accuracy * 1e4)])
+    right = rng.permutation(n) < round(accuracy * n)
+    p_fake = np.where(right == (labels == 1), rng.uniform(0.5, 1.0, n), rng.uniform(0.0, 0.499, n))
+    return labels, p_fake, np.array(groups, dtype=object)
 
 
 def accuracy_of(dataset: str, model: str, seed: int, method: str, level: int, transfer: bool = False) -> float:
@@ -374,8 +388,8 @@ def test_a_subset_builds_one_seed_no_transfer(tmp_path):
     build_report(params)
     results = Path(params["paths"]["results"])
     tables = sorted(p.name for p in (results / "tables").glob("*.csv"))
-    assert tables == ["accuracy_vs_sparsity.csv", "table1_accuracy_vs_sparsity.csv", "table2_imp_vs_oneshot.csv",
-                      "table5_paper_comparison.csv", "table6_parameters.csv"]
+    assert tables == ["accuracy_vs_sparsity.csv", "claims.csv", "comparisons.csv", "table1_accuracy_vs_sparsity.csv",
+                      "table2_imp_vs_oneshot.csv", "table5_paper_comparison.csv", "table6_parameters.csv"]
     figures = sorted(p.name for p in (results / "figures").iterdir())
     assert figures == ["fig1_teaser.png", "fig2_accuracy_vs_sparsity.png"]
     table = pd.read_csv(results / "tables" / "table1_accuracy_vs_sparsity.csv")

@@ -48,7 +48,7 @@ def test_cpu_jobs_load_no_compiler_stack_and_rerun_to_the_same_bytes(tmp_path):
         path.unlink()
     assert loaded_after(tmp_path, *LEVEL) == []
     assert {p.name: p.read_bytes() for p in level.iterdir()} == first
-    assert set(first) == {"mask.pt", "final.pt", "history.csv", "metrics.json"}
+    assert set(first) == {"mask.pt", "final.pt", "history.csv", "metrics.json", "predictions.csv"}
 
 
 def test_training_compile_does_load_the_compiler():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -9,6 +10,7 @@ import torch
 from deepfake_lth import paths
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import load_tensors, read_json
+from deepfake_lth.metrics import split_metrics
 from deepfake_lth.models.registry import build_model
 from deepfake_lth.training.checkpoints import RESUME
 from deepfake_lth.training.inputs import load_face_splits
@@ -38,7 +40,8 @@ def test_dense_run_writes_every_output_with_theta0_saved_before_training(tmp_pat
     params = make_params(tmp_path)
     metrics = train_dense(params, "tiny", "mesonet", 0)
     out = paths.dense_dir(params, "tiny", "mesonet", 0)
-    assert {p.name for p in out.iterdir()} == {"init.pt", "rewind.pt", "final.pt", "history.csv", "metrics.json"}
+    assert {p.name for p in out.iterdir()} == {"init.pt", "rewind.pt", "final.pt", "history.csv", "metrics.json",
+                                               "predictions.csv"}
     theta0 = new_model(params, "mesonet", 32, 0).state_dict()
     init = load_tensors(out / "init.pt")
     assert all(torch.equal(init[k], theta0[k]) for k in theta0)
@@ -95,6 +98,7 @@ def test_the_same_seed_gives_identical_metrics_and_weights(tmp_path):
     text = (a / "metrics.json").read_text().replace(str(tmp_path / "a"), "")
     assert text == (b / "metrics.json").read_text().replace(str(tmp_path / "b"), "")
     assert (a / "history.csv").read_text() == (b / "history.csv").read_text()
+    assert (a / "predictions.csv").read_bytes() == (b / "predictions.csv").read_bytes()
     fa, fb = load_tensors(a / "final.pt"), load_tensors(b / "final.pt")
     assert all(torch.equal(fa[k], fb[k]) for k in fa)
     other = make_params(tmp_path / "c")
@@ -186,3 +190,24 @@ def test_seeding_leaves_kernel_choice_to_the_run():
     seed_everything(0)
     assert not torch.are_deterministic_algorithms_enabled()
     assert torch.initial_seed() == 0
+
+
+def test_every_metric_is_recomputed_from_predictions_csv(tmp_path):
+    """predictions.csv holds each validation and test face in store order; from it alone every metric of
+    metrics.json comes out again (the loss from the probabilities, to rounding)."""
+    params = make_params(tmp_path)
+    metrics = train_dense(params, "tiny", "mesonet", 0)
+    table = pd.read_csv(paths.dense_outputs(params, "tiny", "mesonet", 0)["predictions"], keep_default_na=False)
+    assert list(table.columns) == ["split", "index", "group", "label", "p_fake"]
+    splits = load_face_splits(paths.face_store_dir(params, "tiny"), params["normalization"])
+    for split in ("validation", "test"):
+        rows = table[table.split == split]
+        store = getattr(splits, split).store
+        assert list(rows["index"]) == list(range(len(store)))
+        assert list(rows.label) == store.labels.tolist() and list(rows.group) == store.groups.tolist()
+        p = rows.p_fake.to_numpy()
+        recomputed = split_metrics(rows.label.to_numpy(), p, rows.group.to_numpy(),
+                                   loss=float(np.mean(-np.where(rows.label == 1, np.log(p), np.log1p(-p)))))
+        expected = metrics["splits"][split]
+        assert {k: v for k, v in recomputed.items() if k != "loss"} == {k: v for k, v in expected.items() if k != "loss"}
+        assert recomputed["loss"] == pytest.approx(expected["loss"], rel=1e-9)

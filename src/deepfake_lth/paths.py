@@ -11,8 +11,9 @@ from pathlib import Path
 SPLITS = ("train", "validation", "test")
 # The files of one run's folder, by the name the stage table gives each.
 DENSE_FILES = {"init": "init.pt", "rewind": "rewind.pt", "final": "final.pt", "metrics": "metrics.json",
-               "history": "history.csv"}
-LEVEL_FILES = {"mask": "mask.pt", "final": "final.pt", "metrics": "metrics.json", "history": "history.csv"}
+               "history": "history.csv", "predictions": "predictions.csv"}
+LEVEL_FILES = {"mask": "mask.pt", "final": "final.pt", "metrics": "metrics.json", "history": "history.csv",
+               "predictions": "predictions.csv"}
 GRADCAM_FILES = {"record": "gradcam.json", "png": "gradcam.png", "pdf": "gradcam.pdf"}
 
 
@@ -31,7 +32,7 @@ def run_dir(params: dict, dataset: str, model: str, seed: int | str) -> Path:
 
 
 def dense_dir(params: dict, dataset: str, model: str, seed: int | str) -> Path:
-    """init.pt (θ0), rewind.pt (θk), final.pt, metrics.json, history.csv."""
+    """init.pt (θ0), rewind.pt (θk), final.pt, metrics.json, history.csv, predictions.csv."""
     return run_dir(params, dataset, model, seed) / "dense"
 
 
@@ -40,7 +41,7 @@ def level_name(level: int | str) -> str:
 
 
 def level_dir(params: dict, dataset: str, model: str, seed: int | str, method: str, level: int | str) -> Path:
-    """mask.pt, final.pt, metrics.json, history.csv of one pruning level of one method."""
+    """mask.pt, final.pt, metrics.json, history.csv, predictions.csv of one pruning level of one method."""
     return run_dir(params, dataset, model, seed) / method / level_name(level)
 
 

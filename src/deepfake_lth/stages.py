@@ -43,7 +43,7 @@ PRUNING_KEYS = TRAINING_KEYS + (
 )
 GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of",
                 "pruning.levels", "torch_threads")
-REPORT_KEYS = ("report", "datasets", "transfer", "pruning", "training", "seeds", "models")
+REPORT_KEYS = ("report", "statistics", "datasets", "transfer", "pruning", "training", "seeds", "models")
 GPU_RULES = ("train", "prune_imp", "prune_oneshot", "prune_control", "transfer", "gradcam")  # the torch jobs
 
 
@@ -230,11 +230,12 @@ def gradcam_job(params, dataset, model) -> Job:
 
 
 def report_job(params, jobs: list[Job]) -> Job:
-    """Reads every metrics file and every Grad-CAM record (with its grid image) of `jobs`."""
-    metrics = tuple(job.outputs["metrics"] for job in jobs if "metrics" in job.outputs)
+    """Reads every metrics file with the predictions beside it (same order) and every Grad-CAM record
+    (with its grid image) of `jobs`."""
+    runs = [job.outputs for job in jobs if "metrics" in job.outputs]
     gradcam = [job.outputs for job in jobs if job.rule == "gradcam"]
-    inputs = {"metrics": metrics, "gradcam": tuple(o["record"] for o in gradcam),
-              "gradcam_grids": tuple(o["png"] for o in gradcam)}
+    inputs = {"metrics": tuple(o["metrics"] for o in runs), "predictions": tuple(o["predictions"] for o in runs),
+              "gradcam": tuple(o["record"] for o in gradcam), "gradcam_grids": tuple(o["png"] for o in gradcam)}
     return _job(params, "report", "report", {}, ["report"], inputs, paths.report_outputs(params), REPORT_KEYS)
 
 

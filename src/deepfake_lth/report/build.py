@@ -16,6 +16,7 @@ from deepfake_lth.report import paper
 from deepfake_lth.report.collect import collect_gradcam, collect_metrics, sort_report_inputs
 from deepfake_lth.report.document import render_report
 from deepfake_lth.report.formats import to_html, write_table
+from deepfake_lth.report.intervals import Intervals, add_run_intervals, study_intervals
 from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
 from deepfake_lth.report.summary import in_domain, ordered, sort_rows
 from deepfake_lth.report.tables import build_tables
@@ -25,7 +26,10 @@ log = logging.getLogger(__name__)
 RUNS_CSV = f"{catalog.RUNS_TABLE}.csv"
 RUNS_COLUMNS = [
     "dataset", "model", "method", "level", "seed", "nominal_sparsity", "sparsity",
-    "test_accuracy", "test_auc", "remaining_weights",
+    "test_accuracy", "test_accuracy_ci_low", "test_accuracy_ci_high",
+    "test_auc", "test_auc_ci_low", "test_auc_ci_high", "test_eer", "test_eer_ci_low", "test_eer_ci_high",
+    "test_video_accuracy", "test_video_accuracy_ci_low", "test_video_accuracy_ci_high",
+    "test_video_auc", "test_video_auc_ci_low", "test_video_auc_ci_high", "remaining_weights",
 ]
 
 
@@ -41,9 +45,11 @@ def build_report(params: dict) -> dict:
     results = Path(params["paths"]["results"])
     inputs = sort_report_inputs(stages.study(params)[-1], results)
     frame = collect_metrics(inputs.metrics, results)
+    intervals = study_intervals(frame, inputs.predictions, params["statistics"])
+    frame = add_run_intervals(frame, intervals)
     records = collect_gradcam(inputs.gradcam)
     roles = dataset_roles(params, ordered(in_domain(frame)["dataset"], list(params.get("datasets", {}))))
-    tables = build_tables(frame, records, params, roles)
+    tables = build_tables(frame, records, params, roles, intervals)
     log.info("%d metrics files, %d Grad-CAM records, %d tables; %d declared files not found, %d undeclared ignored",
              len(frame), len(records), len(tables), len(inputs.missing), len(inputs.ignored))
 
@@ -52,9 +58,9 @@ def build_report(params: dict) -> dict:
             write_table(table, folder)
         write_runs_csv(frame, params, folder / RUNS_CSV)
     with atomic_dir(results / "figures") as folder:
-        figures = draw_figures(frame, records, params, roles, folder)
+        figures = draw_figures(frame, records, params, roles, folder, intervals)
         with atomic_path(results / "report.md") as tmp:
-            tmp.write_text(render_report(params, frame, records, tables, figures, roles, inputs))
+            tmp.write_text(render_report(params, frame, records, tables, figures, roles, inputs, intervals))
     return {
         "tables": sorted(str(p) for p in (results / "tables").iterdir()),
         "figures": sorted(str(p) for p in (results / "figures").iterdir()),
@@ -70,14 +76,14 @@ def write_runs_csv(frame: pd.DataFrame, params: dict, path: Path) -> None:
     path.with_suffix(".html").write_text(to_html(runs, catalog.RUNS_TITLE))  # what the HTML report shows
 
 
-def draw_figures(frame, records, params, roles: Roles, folder: Path) -> dict[str, dict]:
+def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: Intervals) -> dict[str, dict]:
     """Draw every figure the results allow into `folder`; map figure name -> {caption, files (relative
     to results/)}, in report order."""
     formats = params.get("report", {}).get("formats", ["png", "pdf"])
     subtitle = _subtitle(params, frame)
     drawers = {"fig1_teaser": plots.teaser, "fig2_accuracy_vs_sparsity": plots.accuracy_vs_sparsity,
                "fig_transfer": plots.transfer_accuracy}
-    drawn = [(name, caption, lambda d=drawers[name]: d(frame, params, subtitle))
+    drawn = [(name, caption, lambda d=drawers[name]: d(frame, params, subtitle, intervals))
              for name, caption in catalog.FIGURES.items()]
     main = _paper_gradcam_record(records, roles)
     for record in sorted(records, key=lambda r: (r is not main, r["dataset"], r["model"])):

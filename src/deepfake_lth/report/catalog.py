@@ -29,7 +29,7 @@ CATEGORIES = (PAPER, TICKETS, TRANSFER, GRADCAM, STUDY)  # stages, in the order 
 EVERYTHING = "All datasets and models"
 # Tables by name prefix (the tables' names are fixed by tables.py; transfer and Grad-CAM by role below).
 TABLE_CATEGORY = {"table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS,
-                  RUNS_TABLE: TICKETS, "table5_": PAPER, "table7_": GRADCAM}
+                  RUNS_TABLE: TICKETS, "comparisons": TICKETS, "claims": PAPER, "table5_": PAPER, "table7_": GRADCAM}
 TRANSFER_TABLE = "table4_transfer_"
 
 

@@ -28,6 +28,31 @@ def mean_pm_std(mean: float, std: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def mean_ci(mean: float, low: float, high: float, digits: int = 2) -> str:
+    """'91.41 [89.80, 93.02]'; the mean alone when the interval is undefined; '–' when there is no mean."""
+    if is_missing(mean):
+        return MISSING
+    if is_missing(low) or is_missing(high):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def signed_interval(delta: float, low: float, high: float, digits: int = 2) -> str:
+    """'+1.25 [-0.40, +2.90]': a difference with its interval."""
+    if is_missing(delta):
+        return MISSING
+    if is_missing(low) or is_missing(high):
+        return f"{delta:+.{digits}f}"
+    return f"{delta:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def p_value(value: float) -> str:
+    """'0.031', '<0.001'."""
+    if is_missing(value):
+        return MISSING
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def number(value: float, digits: int = 2) -> str:
     return MISSING if is_missing(value) else f"{value:.{digits}f}"
 
@@ -53,8 +78,13 @@ def weights_short(value: float) -> str:
 
 
 def pm_column(numbers: pd.DataFrame, prefix: str) -> list[str]:
-    """The `<prefix>_mean` and `<prefix>_std` columns as 'mean ± std' cells."""
-    return [mean_pm_std(m, s) for m, s in zip(numbers[f"{prefix}_mean"], numbers[f"{prefix}_std"])]
+    """The `<prefix>_mean` and `<prefix>_std` columns as 'mean ± std' cells, followed by the 95% interval
+    ' [low, high]' where `numbers` has `<prefix>_ci_low` and `_ci_high`."""
+    cells = [mean_pm_std(m, s) for m, s in zip(numbers[f"{prefix}_mean"], numbers[f"{prefix}_std"])]
+    if f"{prefix}_ci_low" not in numbers:
+        return cells
+    return [cell if is_missing(low) or cell == MISSING else f"{cell} [{low:.2f}, {high:.2f}]"
+            for cell, low, high in zip(cells, numbers[f"{prefix}_ci_low"], numbers[f"{prefix}_ci_high"])]
 
 
 def sparsity_range(numbers: pd.DataFrame, methods: list[str]) -> list[str]:

@@ -26,6 +26,7 @@ class ReportInputs:
     """The result files of the report job: what it reads, what is declared but absent, what it ignores."""
 
     metrics: list[Path]  # declared metrics.json files that exist, in declaration order
+    predictions: dict[Path, Path]  # each declared metrics.json -> the predictions.csv declared beside it
     gradcam: list[Path]  # declared gradcam.json files that exist
     missing: list[Path]  # declared, not found (their jobs have not run)
     ignored: list[Path]  # result files under results/ that the declared study does not contain
@@ -40,6 +41,7 @@ def sort_report_inputs(job, results_dir: str | Path) -> ReportInputs:
                *(results_dir / "gradcam").glob("*/*/gradcam.json")]
     return ReportInputs(
         metrics=[p for p in declared_metrics if p.is_file()],
+        predictions=dict(zip(map(Path, declared_metrics), map(Path, job.inputs["predictions"]))),
         gradcam=[p for p in declared_gradcam if p.is_file()],
         missing=[p for p in declared_metrics + declared_gradcam if not p.is_file()],
         ignored=sorted(p for p in on_disk if p not in declared),

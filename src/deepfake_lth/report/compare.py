@@ -13,8 +13,9 @@ from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.cells import count, is_missing, mean_pm_std, number, signed
 from deepfake_lth.report.formats import Table
+from deepfake_lth.report.intervals import Intervals
 from deepfake_lth.report.roles import Roles
-from deepfake_lth.report.summary import in_domain, ordered, transferred
+from deepfake_lth.report.summary import in_domain, ordered, spread_note, transferred
 
 NAN = math.nan
 QUANTITY_LABELS = {
@@ -24,11 +25,12 @@ QUANTITY_LABELS = {
 }
 
 
-def paper_comparison_table(frame: pd.DataFrame, params: dict, roles: Roles) -> Table | None:
+def paper_comparison_table(frame: pd.DataFrame, params: dict, roles: Roles, intervals: Intervals) -> Table | None:
     """Table 5: the paper's numbers (report.paper) beside ours, matched by dataset role, with the difference
     (None when the study has none of the paper's models)."""
     models = ordered(set(frame["model"]) | set(params.get("models", [])), list(params.get("models", [])))
-    rows = [_compare(number_, frame, params, roles) for number_ in paper.PAPER_NUMBERS if number_.model in models]
+    rows = [_compare(number_, frame, params, roles, intervals) for number_ in paper.PAPER_NUMBERS
+            if number_.model in models]
     rows += [_compare_size(model, frame, roles) for model in models if model in paper.STATED_PARAMETERS_MILLIONS]
     if not rows:
         return None
@@ -43,16 +45,18 @@ def paper_comparison_table(frame: pd.DataFrame, params: dict, roles: Roles) -> T
         "quantity": numbers["quantity"].map(QUANTITY_LABELS),
         "paper": [_quantity(q, v) for q, v in zip(numbers["quantity"], numbers["paper"])],
         "ours": [
-            _quantity(q, m, s) if not is_missing(m) else "not run"
-            for q, m, s in zip(numbers["quantity"], numbers["ours_mean"], numbers["ours_std"])
+            (_quantity(q, m, s) + ("" if is_missing(lo) else f" [{lo:.2f}, {hi:.2f}]")) if not is_missing(m) else "not run"
+            for q, m, s, lo, hi in zip(numbers["quantity"], numbers["ours_mean"], numbers["ours_std"],
+                                       numbers["ours_ci_low"], numbers["ours_ci_high"])
         ],
         "ours − paper": [_quantity_signed(q, d) for q, d in zip(numbers["quantity"], numbers["difference"])],
         "source": numbers["source"],
     })
-    return Table("table5_paper_comparison", "The paper's numbers beside ours (ours: mean ± std over seeds)", numbers, display)
+    return Table("table5_paper_comparison", f"The paper's numbers beside ours (ours: {spread_note(frame)})",
+                 numbers, display)
 
 
-def _compare(number_: paper.PaperNumber, frame, params, roles: Roles) -> dict:
+def _compare(number_: paper.PaperNumber, frame, params, roles: Roles, intervals: Intervals) -> dict:
     source, target = roles.dataset(paper.OPENFORENSIC), roles.dataset(paper.FFPP)
     if number_.setting == "transfer":
         dataset = None if source is None or target is None else f"{source} → {target}"
@@ -68,6 +72,11 @@ def _compare(number_: paper.PaperNumber, frame, params, roles: Roles) -> dict:
     else:
         values = rows["test_accuracy"] * 100.0
     mean = values.mean() if len(values) else NAN
+    low = high = NAN
+    if number_.quantity == "test_accuracy_pct" and len(rows) and rows["dataset"].nunique() == 1:
+        ordered_rows = rows.sort_values("seed")
+        low, high = (100.0 * b for b in intervals.over_seeds(list(ordered_rows["path"]), "accuracy",
+                                                             ordered_rows["dataset"].iloc[0]))
     return {
         "setting": f"{number_.setting.replace('_', '-')} ({_role_name(number_.role)} role)",
         "paper_role": number_.role,
@@ -81,6 +90,8 @@ def _compare(number_: paper.PaperNumber, frame, params, roles: Roles) -> dict:
         "paper": number_.value,
         "ours_mean": mean,
         "ours_std": values.std() if len(values) > 1 else NAN,
+        "ours_ci_low": low,
+        "ours_ci_high": high,
         "n_seeds": int(rows["seed"].nunique()),
         "difference": mean - number_.value,
         "source": number_.where,
@@ -115,6 +126,7 @@ def _compare_size(model: str, frame, roles: Roles) -> dict:
         "dataset": dense["dataset"].iloc[0] if len(dense) else None,
         "model": model, "method": "dense", "level": 0, "paper_sparsity_pct": 0.0, "sparsity_pct": NAN,
         "quantity": "total_parameters_millions", "paper": stated, "ours_mean": mean, "ours_std": NAN,
+        "ours_ci_low": NAN, "ours_ci_high": NAN,
         "n_seeds": int(dense["seed"].nunique()), "difference": mean - stated, "source": "Sec. III text",
     }
 

@@ -12,6 +12,7 @@ from deepfake_lth.report import catalog, paper
 from deepfake_lth.report.collect import ReportInputs
 from deepfake_lth.report.description import FIGURES_HEADING, TABLES_HEADING
 from deepfake_lth.report.formats import Table, to_markdown
+from deepfake_lth.report.intervals import Intervals
 from deepfake_lth.report.roles import Roles, data_kind
 from deepfake_lth.report.summary import in_domain
 
@@ -33,11 +34,12 @@ REWIND_TEXT = {
 
 
 def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict], tables: list[Table],
-                  figures: dict[str, dict], roles: Roles, inputs: ReportInputs) -> str:
+                  figures: dict[str, dict], roles: Roles, inputs: ReportInputs, intervals: Intervals) -> str:
     """The text of report.md. `figures` maps a figure name to {caption, files (relative to results/)}."""
     sections = [
         _header(params, frame, gradcam_records),
         _inputs_section(params, inputs),
+        _claims_section(params, frame, tables, intervals),
         _data_section(params, frame, roles),
         _assumptions_section(params, frame, gradcam_records),
         _stale_section(params, frame),
@@ -60,9 +62,9 @@ def _header(params, frame, gradcam_records) -> str:
         f"Built by deepfake-lth {__version__} from the **{len(frame)} metrics.json files** of the declared study under "
         f"`{params['paths']['results']}/runs` and `{params['paths']['results']}/transfer`"
         + (f" and {len(gradcam_records)} Grad-CAM record{'s' if len(gradcam_records) > 1 else ''}" if gradcam_records else "")
-        + "; nothing else was read. Accuracy and sparsity are percentages, sparsity is always the measured "
-        "fraction of prunable weights that are zero, and ± is the sample standard deviation over seeds "
-        "(absent with one seed).",
+        + ", with the predictions.csv beside each metrics file; nothing else was read. Accuracy and sparsity are "
+        "percentages, sparsity is always the measured fraction of prunable weights that are zero, and "
+        + _spread_sentence(frame["seed"].nunique()),
         "",
     ]
     if "demo" in kinds:
@@ -76,6 +78,15 @@ def _header(params, frame, gradcam_records) -> str:
     if "unknown" in kinds:
         lines += ["> Some results are of datasets no longer in params.yaml; they are listed as `unknown` below.", ""]
     return "\n".join(lines)
+
+
+def _spread_sentence(seeds: int) -> str:
+    groups = "test groups (videos; a photo is its own group), stratified by class"
+    if seeds > 1:
+        return (f"± is the sample standard deviation over the {seeds} seeds; [low, high] is a 95% interval from a "
+                f"hierarchical bootstrap: seeds, then {groups}.")
+    return (f"one seed ran: [low, high] is a 95% interval from a bootstrap over {groups}; it does not include "
+            "the variation from seed to seed.")
 
 
 LISTED_FOLDERS = 30
@@ -99,6 +110,35 @@ def _inputs_section(params, inputs: ReportInputs) -> str:
         if len(folders) > LISTED_FOLDERS:
             lines.append(f"- … and {len(folders) - LISTED_FOLDERS} more")
         lines.append("")
+    return "\n".join(lines)
+
+
+def _claims_section(params, frame, tables: list[Table], intervals: Intervals) -> str:
+    """The verdict on each of the paper's claims, and how it was reached."""
+    table = next((t for t in tables if t.name == "claims"), None)
+    if table is None:
+        return ""
+    statistics = params["statistics"]
+    seeds = frame["seed"].nunique()
+    verdicts = table.numbers["verdict"].value_counts()
+    lines = [
+        "## The paper's claims: verdicts", "",
+        "Each claim is checked by a paired comparison on the same test faces: Δ is the difference of test "
+        f"accuracy in points (a − b), its 95% interval a paired bootstrap ({statistics['bootstrap']} resamples of "
+        "test groups, stratified by class"
+        + (f", and of the {seeds} seeds" if seeds > 1 else "; one seed ran, so seed-to-seed variation is not in it")
+        + f", statistics.seed {statistics['seed']}), and p an exact McNemar test"
+        + (" (the largest of the seeds' p-values)" if seeds > 1 else "") + ". "
+        f"'Matches' is non-inferiority: it holds when the interval's lower end is at least −{statistics['margin']:g} "
+        "points (statistics.margin) and fails when the whole interval lies below it. 'Beats' holds when the "
+        "lower end is above 0 and McNemar's p is below 0.05, and fails when the upper end is at most 0. Anything "
+        "else is inconclusive. "
+        f"Here: {', '.join(f'{n} {v}' for v, n in verdicts.items())}.", "",
+        to_markdown(table.display),
+    ]
+    if intervals.without:
+        lines += [f"> {len(intervals.without)} runs have no predictions.csv (made by an older version): they have "
+                  "no interval and enter no comparison. Make them again to include them.", ""]
     return "\n".join(lines)
 
 

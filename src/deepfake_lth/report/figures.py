@@ -43,9 +43,17 @@ def theme():
     return sns.axes_style("whitegrid")
 
 
-def accuracy_vs_sparsity(frame: pd.DataFrame, params: dict, subtitle: str = "") -> Figure:
-    """Fig. 2: one panel per dataset x model; test accuracy against measured sparsity, a mean line and a
-    ±std band over seeds per method, the dense baseline as a horizontal line, the controls dashed."""
+def band_note(frame: pd.DataFrame) -> str:
+    """What a figure's bands and error bars are: never "over seeds" when one seed ran."""
+    seeds = frame["seed"].nunique()
+    if seeds > 1:
+        return f"mean over {seeds} seeds; bands: 95% intervals, bootstrap over seeds, then test groups"
+    return "one seed; bands: 95% intervals, bootstrap over test groups"
+
+
+def accuracy_vs_sparsity(frame: pd.DataFrame, params: dict, subtitle: str = "", intervals=None) -> Figure:
+    """Fig. 2: one panel per dataset x model; test accuracy against measured sparsity, a mean line and the
+    band of its 95% interval per method, the dense baseline as a horizontal line, the controls dashed."""
     rows = in_domain(frame)
     datasets = ordered(rows["dataset"], list(params.get("datasets", {})))
     models = ordered(rows["model"], list(params.get("models", [])))
@@ -55,15 +63,15 @@ def accuracy_vs_sparsity(frame: pd.DataFrame, params: dict, subtitle: str = "") 
             for j, model in enumerate(models):
                 ax = axes[i, j]
                 panel = rows[(rows["dataset"] == dataset) & (rows["model"] == model)]
-                _dense_line(ax, panel)
+                _dense_line(ax, panel, intervals)
                 for method in LEVEL_METHODS:
-                    _method_curve(ax, panel[panel["method"] == method], method)
+                    _method_curve(ax, panel[panel["method"] == method], method, intervals)
                 _decorate(ax, f"{dataset} · {model_label(model)}", i == len(datasets) - 1, j == 0)
-        _finish(fig, axes, "Test accuracy against sparsity (mean ± std over seeds)", subtitle)
+        _finish(fig, axes, f"Test accuracy against sparsity ({band_note(rows)})", subtitle)
     return fig
 
 
-def transfer_accuracy(frame: pd.DataFrame, params: dict, subtitle: str = "") -> Figure | None:
+def transfer_accuracy(frame: pd.DataFrame, params: dict, subtitle: str = "", intervals=None) -> Figure | None:
     """One panel per source -> target pair x model: the transferred tickets' accuracy against measured
     sparsity, the target's own dense run as a line, and the target's own tickets (thin, dotted) for reference."""
     moved = transferred(frame)
@@ -78,27 +86,29 @@ def transfer_accuracy(frame: pd.DataFrame, params: dict, subtitle: str = "") -> 
             for j, model in enumerate(models):
                 ax = axes[i, j]
                 target_runs = own[(own["dataset"] == target) & (own["model"] == model)]
-                _dense_line(ax, target_runs, label="dense, trained on target")
+                _dense_line(ax, target_runs, intervals, label="dense, trained on target")
                 cells = moved[(moved["source_dataset"] == source) & (moved["dataset"] == target) & (moved["model"] == model)]
                 for method in ordered(cells["method"], list(PRUNING_METHODS)):
-                    _method_curve(ax, cells[cells["method"] == method], method, label=f"{method_label(method)} ticket from source")
-                    _method_curve(ax, target_runs[target_runs["method"] == method], method, band=False,
+                    _method_curve(ax, cells[cells["method"] == method], method, intervals,
+                                  label=f"{method_label(method)} ticket from source")
+                    _method_curve(ax, target_runs[target_runs["method"] == method], method, None,
                                   label=f"{method_label(method)} ticket found on target", thin=True)
                 _decorate(ax, f"{source} → {target} · {model_label(model)}", i == len(pairs) - 1, j == 0)
-        _finish(fig, axes, "Transferred tickets: test accuracy on the target against sparsity", subtitle)
+        _finish(fig, axes, f"Transferred tickets: test accuracy on the target against sparsity ({band_note(moved)})",
+                subtitle)
     return fig
 
 
-def teaser(frame: pd.DataFrame, params: dict, subtitle: str = "") -> Figure | None:
+def teaser(frame: pd.DataFrame, params: dict, subtitle: str = "", intervals=None) -> Figure | None:
     """Fig. 1: per dataset, the dense model against its ticket at the level nearest 80% sparsity, per
-    model, each bar labelled with its accuracy and the weights it keeps (measured)."""
+    model, each bar labelled with its accuracy and the weights it keeps (measured), with its 95% interval."""
     rows = in_domain(frame)
     method = _ticket_method(rows, params)
     if method is None:
         return None
     level = level_nearest(params, 0.8)
     chosen = rows[((rows["method"] == "dense") | ((rows["method"] == method) & (rows["level"] == level)))]
-    summary = summarize_over_seeds(chosen, ["dataset", "model", "method"])
+    summary = summarize_over_seeds(chosen, ["dataset", "model", "method"], intervals)
     datasets = ordered(summary["dataset"], list(params.get("datasets", {})))
     models = ordered(summary["model"], list(params.get("models", [])))
     with theme():
@@ -111,7 +121,8 @@ def teaser(frame: pd.DataFrame, params: dict, subtitle: str = "") -> Figure | No
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=9)
         fig.suptitle(_title(f"Dense vs the {method_label(method)} ticket at level {level} "
-                            f"(nominal {100 * sparsity_at_level(level, params['pruning']['rate'], params['pruning']['rate_of']):.0f}% sparse)", subtitle))
+                            f"(nominal {100 * sparsity_at_level(level, params['pruning']['rate'], params['pruning']['rate_of']):.0f}% sparse; "
+                            f"{band_note(chosen).replace('bands', 'bars')})", subtitle))
     return fig
 
 
@@ -123,11 +134,12 @@ def _teaser_panel(ax, summary, models, method) -> None:
             if hit.empty:
                 continue
             row = hit.iloc[0]
-            mean, std = row["test_accuracy_pct_mean"], row["test_accuracy_pct_std"]
+            mean = row["test_accuracy_pct_mean"]
+            low, high = row.get("test_accuracy_pct_ci_low", np.nan), row.get("test_accuracy_pct_ci_high", np.nan)
+            error = None if np.isnan(low) else [[mean - low], [high - mean]]
             label = "dense" if which == "dense" else f"{method_label(which)} ticket"
-            ax.bar(k + offset, mean, width, color=color, label=label if k == 0 else None,
-                   yerr=None if np.isnan(std) else std, capsize=3)
-            ax.text(k + offset, mean + (0 if np.isnan(std) else std) + 1, f"{mean:.1f}", ha="center", va="bottom", fontsize=8)
+            ax.bar(k + offset, mean, width, color=color, label=label if k == 0 else None, yerr=error, capsize=3)
+            ax.text(k + offset, (mean if np.isnan(high) else high) + 1, f"{mean:.1f}", ha="center", va="bottom", fontsize=8)
             note = weights_short(row["remaining_weights"])
             if which != "dense":
                 note += f"\n{row['sparsity_pct_mean']:.0f}% pruned"
@@ -160,20 +172,25 @@ def _panel_grid(n_rows: int, n_cols: int):
     return plt.subplots(n_rows, n_cols, figsize=(3.7 * n_cols, 3.1 * n_rows + 0.9), squeeze=False, layout="constrained")
 
 
-def _dense_line(ax, runs: pd.DataFrame, label: str = "dense (0%)") -> None:
-    dense = runs[runs["method"] == "dense"]["test_accuracy"] * 100.0
+def _dense_line(ax, runs: pd.DataFrame, intervals, label: str = "dense (0%)") -> None:
+    dense = runs[runs["method"] == "dense"]
     if dense.empty:
         return
-    mean = dense.mean()
+    summary = summarize_over_seeds(dense, ["dataset"], intervals).iloc[0]
+    mean = summary["test_accuracy_pct_mean"]
     ax.axhline(mean, label=label, **DENSE_STYLE)
-    if len(dense) > 1:
-        ax.axhspan(mean - dense.std(), mean + dense.std(), color=DENSE_STYLE["color"], alpha=0.08)
+    low, high = summary.get("test_accuracy_pct_ci_low", np.nan), summary.get("test_accuracy_pct_ci_high", np.nan)
+    if np.isfinite(low):
+        ax.axhspan(low, high, color=DENSE_STYLE["color"], alpha=0.08)
 
 
-def _method_curve(ax, runs: pd.DataFrame, method: str, label: str | None = None, band: bool = True, thin: bool = False) -> None:
+def _method_curve(ax, runs: pd.DataFrame, method: str, intervals, label: str | None = None,
+                  thin: bool = False) -> None:
+    """The method's mean accuracy per level against measured sparsity, with the band of its 95% interval
+    (none with `intervals` None)."""
     if runs.empty:
         return
-    summary = summarize_over_seeds(runs, ["level"]).sort_values("level")
+    summary = summarize_over_seeds(runs, ["level"], intervals).sort_values("level")
     x, y = summary["sparsity_pct_mean"].to_numpy(), summary["test_accuracy_pct_mean"].to_numpy()
     style = dict(METHOD_STYLE.get(method, {"marker": "o"}))
     if thin:
@@ -181,10 +198,10 @@ def _method_curve(ax, runs: pd.DataFrame, method: str, label: str | None = None,
     else:
         style.update(linewidth=1.8, markersize=5)
     ax.plot(x, y, label=label or method_label(method), **style)
-    spread = summary["test_accuracy_pct_std"].to_numpy()
-    if band and np.isfinite(spread).any():
-        spread = np.nan_to_num(spread)
-        ax.fill_between(x, y - spread, y + spread, color=style.get("color"), alpha=0.15, linewidth=0)
+    if intervals is not None:
+        low, high = summary["test_accuracy_pct_ci_low"].to_numpy(), summary["test_accuracy_pct_ci_high"].to_numpy()
+        if np.isfinite(low).any():
+            ax.fill_between(x, low, high, color=style.get("color"), alpha=0.15, linewidth=0)
 
 
 def _decorate(ax, title: str, bottom: bool, left: bool) -> None:

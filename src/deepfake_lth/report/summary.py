@@ -17,8 +17,17 @@ def transferred(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["stage"] == "transfer"]
 
 
-def summarize_over_seeds(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """One row per `keys` group: mean and sample std (ddof=1; NaN with one seed) over seeds.
+def spread_note(frame: pd.DataFrame) -> str:
+    """What a cell's '±' and '[low, high]' are, for a title: never "over seeds" when one seed ran."""
+    if frame["seed"].nunique() > 1:
+        return "mean ± std over seeds [95% interval: seeds, then test groups]"
+    return "one seed [95% interval: bootstrap over test groups]"
+
+
+def summarize_over_seeds(frame: pd.DataFrame, keys: list[str], intervals=None) -> pd.DataFrame:
+    """One row per `keys` group: mean and sample std (ddof=1; NaN with one seed) over seeds, and with
+    `intervals` (report.intervals.Intervals) the 95% interval of the mean: `test_accuracy_pct_ci_low`,
+    `_ci_high`, `test_auc_ci_low`, `_ci_high` (test groups with one seed; seeds, then groups with more).
 
     Accuracy and sparsity are in percent (`*_pct_*`), AUC stays a fraction, counts are means.
     """
@@ -40,6 +49,17 @@ def summarize_over_seeds(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     ).reset_index()
     for column in ("nominal_sparsity_pct", "sparsity_pct_mean", "test_accuracy_pct_mean", "test_accuracy_pct_std"):
         summary[column] = summary[column] * 100.0
+    if intervals is not None:
+        bounds = {"accuracy": [], "auc": []}
+        for _, rows in grouped:
+            rows = rows.sort_values("seed")
+            dataset = rows["dataset"].iloc[0] if rows["dataset"].nunique() == 1 else None
+            for metric in bounds:
+                bounds[metric].append(intervals.over_seeds(list(rows["path"]), metric, dataset)
+                                      if dataset is not None else (float("nan"),) * 2)
+        for metric, column, scale in (("accuracy", "test_accuracy_pct", 100.0), ("auc", "test_auc", 1.0)):
+            summary[f"{column}_ci_low"] = [b[0] * scale for b in bounds[metric]]
+            summary[f"{column}_ci_high"] = [b[1] * scale for b in bounds[metric]]
     return summary
 
 

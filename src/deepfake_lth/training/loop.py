@@ -157,9 +157,16 @@ def bce_loss(logits: np.ndarray, labels: np.ndarray) -> float:
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device, groups=None,
              forward: Forward | None = None) -> dict:
     """The metrics.json entry of one split (see metrics.split_metrics)."""
+    return score(model, loader, device, groups, forward)[0]
+
+
+def score(model: nn.Module, loader: Iterable, device: torch.device, groups=None,
+          forward: Forward | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The split's metrics.json entry, and each image's label and fake probability in `loader` order
+    (what predictions.csv keeps)."""
     logits, labels = predict(model, loader, device, forward)
     probs = 1.0 / (1.0 + np.exp(-logits))
-    return split_metrics(labels, probs, groups, loss=bce_loss(logits, labels))
+    return split_metrics(labels, probs, groups, loss=bce_loss(logits, labels)), labels, probs
 
 
 class _WithoutCompilerHooks:

@@ -21,6 +21,7 @@ from deepfake_lth import phases, stages
 from deepfake_lth.config import sparsity_at_level
 from deepfake_lth.device import choose_device, derive_seed, seed_everything, use_torch_threads
 from deepfake_lth.io import save_tensors, write_csv, write_json
+from deepfake_lth.predictions import write_predictions
 from deepfake_lth.models.masking import Mask, MaskKeeper, full_mask, sparsity_summary
 from deepfake_lth.models.registry import (
     build_model,
@@ -54,6 +55,7 @@ from deepfake_lth.training.loop import (
     evaluate,
     make_optimizer,
     recalibrate_batchnorm,
+    score,
     train_epoch,
 )
 
@@ -153,31 +155,36 @@ class _Fit:
                         "rewind.pt holds the last weights", self.progress.steps, self.checkpoints.rewind_step)
             save_tensors(self.checkpoints.rewind, cpu_state(self.model))
         self.model.load_state_dict(self.best_state)
-        metrics = self._final_metrics()
+        metrics, predictions = self._final_metrics()
         phases.mark("evaluation")
         save_tensors(self.outputs["final"], self.best_state)
         write_csv(self.outputs["history"], self.progress.history)
+        write_predictions(self.outputs["predictions"], predictions)
         write_json(self.outputs["metrics"], metrics)
         self.resume_path.unlink(missing_ok=True)
         phases.mark("writes")
         return metrics
 
-    def _final_metrics(self) -> dict:
-        """Evaluate the selected weights on validation and, once, on test; assemble metrics.json."""
-        split_results = {
-            split: evaluate(self.model, self.feeds.final(split), self.device,
-                            getattr(self.splits, split).store.groups, self.forward)
-            for split in ("validation", "test")
-        }
-        return _metrics_document(self.params, self.identity, self.model, self.mask, self.progress, self.record,
-                                 split_results, execution_record(self.execution, self.device, self.feeds.resident))
+    def _final_metrics(self) -> tuple[dict, dict]:
+        """Evaluate the selected weights on validation and, once, on test; return metrics.json and each
+        split's (labels, fake probabilities, groups) for predictions.csv."""
+        split_results, predictions = {}, {}
+        for split in ("validation", "test"):
+            groups = getattr(self.splits, split).store.groups
+            split_results[split], labels, probs = score(self.model, self.feeds.final(split), self.device, groups,
+                                                        self.forward)
+            predictions[split] = (labels, probs, groups)
+        metrics = _metrics_document(self.params, self.identity, self.model, self.mask, self.progress, self.record,
+                                    split_results, execution_record(self.execution, self.device, self.feeds.resident))
+        return metrics, predictions
 
 
 def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: FaceSplits, outputs: dict,
               mask: Mask | None = None, dense_checkpoints: DenseCheckpoints | None = None,
               on_epoch_end: Callable[[int], None] | None = None) -> dict:
     """Train `model` (already holding its start weights) under `mask` (None: dense); write the job's
-    `outputs` "final", "history" and "metrics" (final.pt, history.csv, metrics.json) and return the metrics.
+    `outputs` "final", "history", "predictions" and "metrics" (final.pt, history.csv, predictions.csv,
+    metrics.json) and return the metrics.
 
     Resumes from resume.pt beside them when an interrupted run of the same inputs left it.
     `on_epoch_end(epoch)` is called after each epoch's resume checkpoint is written.

@@ -1,0 +1,190 @@
+"""A verdict on each of the paper's claims, per dataset and model, from the paired comparisons.
+
+"Matches" is a non-inferiority claim: it holds when the lower end of the 95% interval of the
+difference is at least −margin (statistics.margin, in points), fails when the whole interval lies
+below −margin, and is inconclusive otherwise. "Beats" is a superiority claim: it holds when the lower
+end is above 0 and the exact McNemar test of the same faces agrees (p < 0.05; with several seeds, in
+every seed), fails when the upper end is at most 0, and is inconclusive otherwise. The difference is in
+test accuracy, the paper's metric.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from deepfake_lth.config import control_levels, level_nearest, transfer_levels
+from deepfake_lth.lottery.methods import IMP_METHODS, method_label
+from deepfake_lth.models.registry import model_label
+from deepfake_lth.report import paper
+from deepfake_lth.report.cells import MISSING, p_value, signed, signed_interval
+from deepfake_lth.report.comparisons import (
+    IMP_VS_ONESHOT, TICKET_VS_CONTROL, TICKET_VS_DENSE, TRANSFER_VS_DENSE,
+)
+from deepfake_lth.report.formats import Table
+from deepfake_lth.report.roles import Roles
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
+NON_INFERIORITY, SUPERIORITY = "non-inferiority", "superiority"
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    text: str  # with {sparsity}
+    comparison: str  # the comparisons' kind it reads
+    test: str  # NON_INFERIORITY or SUPERIORITY
+    b_method: str | None = None  # which b (a control) when the kind has several
+
+
+CLAIMS = (
+    Claim("ticket_matches_dense", "IMP tickets at {sparsity} sparsity match the dense model", TICKET_VS_DENSE,
+          NON_INFERIORITY),
+    Claim("imp_beats_oneshot", "IMP beats one-shot pruning at equal sparsity ({sparsity})", IMP_VS_ONESHOT, SUPERIORITY),
+    Claim("ticket_beats_reinit", "A ticket beats its random-reinit control ({sparsity})", TICKET_VS_CONTROL,
+          SUPERIORITY, "reinit"),
+    Claim("ticket_beats_random_mask", "A ticket beats a random mask of its per-layer sparsity ({sparsity})",
+          TICKET_VS_CONTROL, SUPERIORITY, "random_mask"),
+    Claim("ticket_transfers", "Tickets transfer: the source's ticket at {sparsity}, trained on the target, matches "
+          "the target's dense model", TRANSFER_VS_DENSE, NON_INFERIORITY),
+)
+SPARSITIES = (0.6, 0.8)  # the paper's two named sparsities
+
+
+ALPHA = 0.05  # of the McNemar test a superiority verdict also needs
+
+
+def verdict(test: str, low: float, high: float, margin: float, p: float = 0.0) -> str:
+    """holds, fails or inconclusive for an interval [low, high] of a − b in points, and the McNemar `p`
+    of the same comparison (superiority only)."""
+    if math.isnan(low) or math.isnan(high):
+        return INCONCLUSIVE
+    if test == NON_INFERIORITY:
+        return HOLDS if low >= -margin else FAILS if high < -margin else INCONCLUSIVE
+    return HOLDS if low > 0 and p < ALPHA else FAILS if high <= 0 else INCONCLUSIVE
+
+
+def claims_frame(comparisons: pd.DataFrame, frame: pd.DataFrame, params: dict, roles: Roles) -> pd.DataFrame:
+    """One row per claim x sparsity x dataset (or transfer pair) x model of the study."""
+    margin = params["statistics"]["margin"]
+    settings = _settings(frame, params)
+    rows = []
+    for claim in CLAIMS:
+        for sparsity in SPARSITIES:
+            for source, dataset, model in settings[claim.comparison == TRANSFER_VS_DENSE]:
+                rows.append(_claim_row(claim, sparsity, source, dataset, model, comparisons, params, roles, margin))
+    return pd.DataFrame(rows)
+
+
+def _settings(frame, params) -> dict[bool, list[tuple]]:
+    """(source, dataset, model) of the in-domain runs (False; source None) and of the transfer pairs (True),
+    in params order."""
+    own = frame[frame["stage"] != "transfer"][["dataset", "model"]].drop_duplicates()
+    moved = frame[frame["stage"] == "transfer"][["source_dataset", "dataset", "model"]].drop_duplicates()
+    datasets, models = list(params.get("datasets", {})), list(params["models"])
+
+    def rank(setting):
+        source, dataset, model = setting
+        position = (lambda names, n: names.index(n) if n in names else len(names))
+        return (-1 if source is None else position(datasets, source), position(datasets, dataset),
+                position(models, model))
+
+    return {False: sorted(((None, d, m) for d, m in own.itertuples(index=False)), key=rank),
+            True: sorted(moved.itertuples(index=False, name=None), key=rank)}
+
+
+def _ticket_method(params, comparison: str) -> str:
+    """The ticket a claim is about: the controls' ticket when it is an IMP method (and, for transfer, one
+    the study transfers), else the first IMP method the study runs."""
+    ticket = params["pruning"]["controls"]["ticket"]
+    allowed = params["transfer"]["methods"] if comparison == TRANSFER_VS_DENSE else params["pruning"]["methods"]
+    if ticket in IMP_METHODS and ticket in allowed:
+        return ticket
+    return next((m for m in allowed if m in IMP_METHODS), ticket)
+
+
+def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, params, roles, margin) -> dict:
+    level = level_nearest(params, sparsity)
+    ticket = _ticket_method(params, claim.comparison)
+    row = {"claim": claim.text.format(sparsity=f"{100 * sparsity:.0f}%"), "key": claim.key,
+           "source_dataset": source, "dataset": dataset, "model": model, "level": level, "test": claim.test,
+           "margin_pct": margin if claim.test == NON_INFERIORITY else math.nan,
+           "paper": _paper_figure(claim, sparsity, source, dataset, model, ticket, roles)}
+    why = _untestable(claim, level, params)
+    hit = pd.DataFrame()
+    if why is None and not comparisons.empty:
+        hit = comparisons[(comparisons["comparison"] == claim.comparison) & (comparisons["dataset"] == dataset)
+                          & (comparisons["model"] == model) & (comparisons["level"] == level)
+                          & (comparisons["a_method"] == ticket)
+                          & (comparisons["source_dataset"].fillna("") == (source or ""))]
+        if claim.b_method is not None:
+            hit = hit[hit["b_method"] == claim.b_method]
+        if hit.empty:
+            why = "not run (no results for this comparison)"
+        elif hit["ci_low"].isna().all():
+            why = "no predictions.csv for these runs (made by an older version): no interval"
+    if why is not None:
+        return {**row, "comparison": MISSING, "n_seeds": 0, "delta_pct": math.nan, "ci_low": math.nan,
+                "ci_high": math.nan, "p_value": math.nan, "verdict": INCONCLUSIVE, "note": why}
+    found = hit.iloc[0]
+    return {**row, "comparison": f"{found['a']} − {found['b']}", "n_seeds": int(found["n_seeds"]),
+            "delta_pct": found["delta_accuracy_pct"], "ci_low": found["ci_low"], "ci_high": found["ci_high"],
+            "p_value": found["p_value"], "verdict": verdict(claim.test, found["ci_low"], found["ci_high"], margin, found["p_value"]),
+            "note": ""}
+
+
+def _untestable(claim: Claim, level: int, params) -> str | None:
+    if claim.comparison == TICKET_VS_CONTROL:
+        if claim.b_method not in params["pruning"]["controls"]["methods"]:
+            return f"the study runs no {method_label(claim.b_method)}"
+        if level not in control_levels(params):
+            return "no controls at this sparsity (pruning.controls.sparsities)"
+    if claim.comparison == IMP_VS_ONESHOT and "oneshot" not in params["pruning"]["methods"]:
+        return "the study runs no one-shot pruning"
+    if claim.comparison == TRANSFER_VS_DENSE and level not in transfer_levels(params):
+        return "no transfer at this sparsity (transfer.sparsities)"
+    return None
+
+
+def _paper_figure(claim: Claim, sparsity, source, dataset, model, ticket, roles: Roles) -> str:
+    """The paper's own difference for this claim where it prints one (points), else ''."""
+    role = next((r for r in (paper.OPENFORENSIC, paper.FFPP) if roles.dataset(r) == dataset), None)
+    if claim.comparison == TICKET_VS_DENSE:
+        pair = _paper_value("in_domain", role, model, ticket, sparsity), _paper_value("in_domain", role, model, "dense", 0.0)
+    elif claim.comparison == TRANSFER_VS_DENSE and (source, dataset) == (roles.dataset(paper.OPENFORENSIC),
+                                                                          roles.dataset(paper.FFPP)):
+        pair = _paper_value("transfer", paper.FFPP, model, "imp", sparsity), _paper_value("transfer", paper.FFPP, model, "dense", 0.0)
+    elif claim.comparison == IMP_VS_ONESHOT and sparsity == 0.8 and role is not None:
+        return paper.IMP_OVER_ONESHOT_AT_80[role]
+    else:
+        return ""
+    return "" if None in pair else signed(pair[0] - pair[1])
+
+
+def _paper_value(setting, role, model, method, sparsity) -> float | None:
+    return next((n.value for n in paper.PAPER_NUMBERS if (n.setting, n.role, n.model, n.method, n.sparsity,
+                                                          n.quantity) == (setting, role, model, method, sparsity,
+                                                                          "test_accuracy_pct")), None)
+
+
+def claims_table(claims: pd.DataFrame, margin: float) -> Table | None:
+    if claims.empty:
+        return None
+    display = pd.DataFrame({
+        "claim": claims["claim"],
+        "dataset": [d if not isinstance(s, str) else f"{s} → {d}" for s, d in zip(claims["source_dataset"], claims["dataset"])],
+        "model": claims["model"].map(model_label),
+        "comparison (a − b)": claims["comparison"],
+        "seeds": claims["n_seeds"],
+        "Δ accuracy (points) [95% CI]": [signed_interval(d, lo, hi) for d, lo, hi in
+                                         zip(claims["delta_pct"], claims["ci_low"], claims["ci_high"])],
+        "McNemar p": claims["p_value"].map(p_value),
+        "paper Δ": [p or MISSING for p in claims["paper"]],
+        "verdict": claims["verdict"],
+        "why": claims["note"].replace("", MISSING),
+    })
+    title = (f"The paper's claims, each with a verdict: 'match' holds when the 95% interval of Δ stays above "
+             f"−{margin:g} points (statistics.margin), 'beat' when it lies above 0 and McNemar's p < {ALPHA:g}")
+    return Table("claims", title, claims, display)

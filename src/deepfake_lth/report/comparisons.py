@@ -1,0 +1,128 @@
+"""Every paired comparison the paper makes, scored on the same test faces: Δ accuracy and Δ AUC with a
+paired, grouped bootstrap interval (hierarchical over seeds) and an exact McNemar p-value.
+
+- a ticket (IMP-Global, IMP-Local, one-shot) against its dense model, at each level;
+- each IMP method against one-shot at the same level;
+- the controls' ticket against each control at the control levels;
+- a transferred ticket against the target's dense model and against the target's own ticket.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS, method_label
+from deepfake_lth.models.registry import model_label
+from deepfake_lth.report.cells import MISSING, p_value, signed_interval
+from deepfake_lth.report.formats import Table
+from deepfake_lth.report.intervals import Intervals
+from deepfake_lth.report.summary import in_domain, sort_rows, transferred
+
+TICKET_VS_DENSE, IMP_VS_ONESHOT, TICKET_VS_CONTROL = "ticket − dense", "IMP − one-shot", "ticket − control"
+TRANSFER_VS_DENSE, TRANSFER_VS_OWN = "transferred − target dense", "transferred − target's own ticket"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a method at a level, its runs by seed, their mean measured sparsity."""
+
+    method: str
+    level: int
+    runs: dict  # seed -> metrics path
+    sparsity: float
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame, method: str, level: int) -> "Side | None":
+        hits = rows[(rows["method"] == method) & (rows["level"] == level)]
+        if hits.empty:
+            return None
+        return cls(method, level, dict(zip(hits["seed"].astype(int), hits["path"])), float(hits["sparsity"].mean()))
+
+    def label(self) -> str:
+        return "dense" if self.method == "dense" else f"{method_label(self.method)} L{self.level} ({100 * self.sparsity:.1f}%)"
+
+
+def comparisons_frame(frame: pd.DataFrame, params: dict, intervals: Intervals) -> pd.DataFrame:
+    """One row per comparison of the study (columns: comparison, source_dataset, dataset, model, level,
+    a, b, their sparsities, seeds, Δ accuracy in points and Δ AUC with their 95% intervals, p_value)."""
+    rows = []
+    own = in_domain(frame)
+    for (dataset, model), runs in own.groupby(["dataset", "model"], sort=False):
+        dense = Side.of(runs, "dense", 0)
+        levels = sorted(set(runs["level"]) - {0})
+        for level in levels:
+            tickets = {m: Side.of(runs, m, level) for m in PRUNING_METHODS}
+            for ticket in filter(None, tickets.values()):
+                rows.append(_row(TICKET_VS_DENSE, None, dataset, model, level, ticket, dense, intervals))
+            for imp in IMP_METHODS:
+                rows.append(_row(IMP_VS_ONESHOT, None, dataset, model, level, tickets[imp], tickets["oneshot"], intervals))
+            ticket = tickets.get(params["pruning"]["controls"]["ticket"])
+            for control in CONTROL_METHODS:
+                rows.append(_row(TICKET_VS_CONTROL, None, dataset, model, level, ticket, Side.of(runs, control, level),
+                                 intervals))
+    moved = transferred(frame)
+    for (source, target, model), cells in moved.groupby(["source_dataset", "dataset", "model"], sort=False):
+        target_runs = own[(own["dataset"] == target) & (own["model"] == model)]
+        for (method, level), _ in cells.groupby(["method", "level"], sort=False):
+            ticket = Side.of(cells, method, level)
+            rows.append(_row(TRANSFER_VS_DENSE, source, target, model, level, ticket, Side.of(target_runs, "dense", 0),
+                             intervals))
+            rows.append(_row(TRANSFER_VS_OWN, source, target, model, level, ticket,
+                             Side.of(target_runs, method, level), intervals))
+    table = pd.DataFrame([r for r in rows if r is not None])
+    return sort_rows(table, params) if not table.empty else table
+
+
+def _row(kind, source, dataset, model, level, a: Side | None, b: Side | None, intervals: Intervals) -> dict | None:
+    if a is None or b is None:
+        return None
+    accuracy = intervals.paired(a.runs, b.runs, "accuracy", dataset)
+    auc = intervals.paired(a.runs, b.runs, "auc", dataset)
+    seeds = sorted(set(a.runs) & set(b.runs))
+    return {
+        "comparison": kind, "source_dataset": source, "dataset": dataset, "model": model, "level": int(level),
+        "a": a.label(), "b": b.label(), "a_method": a.method, "b_method": b.method,
+        "a_sparsity_pct": 100 * a.sparsity, "b_sparsity_pct": 100 * b.sparsity,
+        "n_seeds": len(seeds), "seeds": " ".join(map(str, seeds)),
+        "delta_accuracy_pct": _pct(accuracy, "delta"), "ci_low": _pct(accuracy, "low"), "ci_high": _pct(accuracy, "high"),
+        "delta_auc": _value(auc, "delta"), "auc_ci_low": _value(auc, "low"), "auc_ci_high": _value(auc, "high"),
+        "p_value": _value(accuracy, "p_value"),
+        "per_seed_delta_accuracy_pct": "" if accuracy is None else
+        " ".join(f"{s}:{100 * d:+.2f}" for s, d in accuracy.per_seed.items()),
+    }
+
+
+def _pct(paired, field: str) -> float:
+    return math.nan if paired is None else 100.0 * getattr(paired, field)
+
+
+def _value(paired, field: str) -> float:
+    return math.nan if paired is None else float(getattr(paired, field))
+
+
+def comparisons_table(comparisons: pd.DataFrame) -> Table | None:
+    """Every paired comparison, as numbers (CSV) and as cells 'Δ [low, high]'."""
+    if comparisons.empty:
+        return None
+    display = pd.DataFrame({
+        "comparison": comparisons["comparison"],
+        "dataset": [d if not isinstance(s, str) else f"{s} → {d}"
+                    for s, d in zip(comparisons["source_dataset"], comparisons["dataset"])],
+        "model": comparisons["model"].map(model_label),
+        "a": comparisons["a"], "b": comparisons["b"],
+        "seeds": comparisons["n_seeds"],
+        "Δ accuracy (points) [95% CI]": [signed_interval(d, lo, hi) for d, lo, hi in
+                                         zip(comparisons["delta_accuracy_pct"], comparisons["ci_low"], comparisons["ci_high"])],
+        "Δ AUC [95% CI]": [signed_interval(d, lo, hi, 3) for d, lo, hi in
+                           zip(comparisons["delta_auc"], comparisons["auc_ci_low"], comparisons["auc_ci_high"])],
+        "McNemar p": comparisons["p_value"].map(p_value),
+        "per seed Δ": [s if n > 1 else MISSING for s, n in zip(comparisons["per_seed_delta_accuracy_pct"],
+                                                               comparisons["n_seeds"])],
+    })
+    return Table("comparisons", "Paired comparisons on the same test faces: Δ = a − b, with 95% paired bootstrap "
+                 "intervals over test groups (and seeds, when several ran) and exact McNemar p-values",
+                 comparisons, display)
+

@@ -1,0 +1,146 @@
+"""Intervals and paired differences for the study's runs, from their predictions.csv files.
+
+Every run scored on one dataset's test faces is resampled with the same group draws (`bootstrap`), so
+a run's metric under resample b and another run's under the same b differ by the models alone: the
+difference of the two vectors is the paired bootstrap of the difference. With several seeds, the
+outer level draws seeds (`bootstrap.over_seeds`); a comparison pairs the runs of equal seed (a ticket
+with the dense run it was pruned from).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deepfake_lth.errors import InputError
+from deepfake_lth.predictions import SplitPredictions, read_predictions
+from deepfake_lth.report import bootstrap
+
+log = logging.getLogger(__name__)
+
+METRICS = ("accuracy", "auc", "eer")
+VIDEO_METRICS = tuple(f"video_{m}" for m in METRICS)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A paired comparison a − b of one metric over the seeds both have."""
+
+    delta: float  # mean over seeds of (a − b) on the full test set
+    low: float
+    high: float
+    per_seed: dict  # seed -> that seed's a − b
+    p_value: float  # exact McNemar on accuracy: the one seed's, or the largest over seeds (significant in each)
+    seed_p_values: dict  # seed -> that seed's McNemar p
+
+
+class Intervals:
+    """The bootstrap of every run of the study with predictions, keyed by its metrics.json path."""
+
+    def __init__(self, statistics: dict):
+        self.n_resamples, self.seed = statistics["bootstrap"], statistics["seed"]
+        self.test_sets: dict[str, tuple[SplitPredictions, bootstrap.Units, np.ndarray, str]] = {}
+        self.resampled: dict[str, dict[str, np.ndarray]] = {}  # metrics path -> metric -> B values
+        self.test: dict[str, SplitPredictions] = {}  # metrics path -> its test predictions
+        self.without: list[str] = []  # metrics paths whose run has no predictions.csv
+
+    def add_run(self, metrics_path: str, dataset: str, predictions_path: Path | None) -> None:
+        """Resample one run's test predictions with the draws of `dataset`'s test set."""
+        if predictions_path is None or not Path(predictions_path).is_file():
+            self.without.append(metrics_path)
+            return
+        test = read_predictions(predictions_path).get("test")
+        if test is None or not len(test):
+            raise InputError(f"{predictions_path}: no test predictions")
+        first, units, weights, source = self._test_set(dataset, test, predictions_path)
+        if not test.same_faces(first):
+            raise InputError(f"{predictions_path}: scores other test faces of {dataset} than {source} "
+                             "(a run made from an older face store? make it again)")
+        self.test[metrics_path] = test
+        self.resampled[metrics_path] = bootstrap.resampled(weights, units, test.label, test.p_fake, test.group)
+
+    def _test_set(self, dataset: str, test: SplitPredictions, path: Path):
+        if dataset not in self.test_sets:
+            units = bootstrap.Units.of(test.label, test.group)
+            weights = bootstrap.group_weights(units.label, self.n_resamples, self._rng(dataset))
+            self.test_sets[dataset] = (test, units, weights, str(path))
+        return self.test_sets[dataset]
+
+    def _rng(self, *key) -> np.random.Generator:
+        """A generator of its own per (statistics.seed, key): adding a dataset or run changes no other draw."""
+        return np.random.default_rng([self.seed, *(zlib.crc32(str(k).encode()) for k in key)])
+
+    def has(self, paths) -> bool:
+        return all(p in self.resampled for p in paths)
+
+    def run(self, path: str, metric: str) -> tuple[float, float]:
+        """The 95% interval of one run's test `metric` (NaN when it has no predictions or no such metric)."""
+        values = self.resampled.get(path, {}).get(metric)
+        return (math.nan, math.nan) if values is None else bootstrap.interval(values)
+
+    def over_seeds(self, paths: list[str], metric: str, dataset: str) -> tuple[float, float]:
+        """The 95% interval of the mean over seeds of the runs `paths` (one per seed): test groups alone with
+        one seed, seeds then groups with more."""
+        if not paths or not self.has(paths) or metric not in self.resampled[paths[0]]:
+            return math.nan, math.nan
+        per_seed = np.stack([self.resampled[p][metric] for p in paths])
+        return bootstrap.interval(bootstrap.over_seeds(per_seed, self._draws(dataset, len(paths))))
+
+    def _draws(self, dataset: str, n_seeds: int) -> np.ndarray | None:
+        if n_seeds < 2:
+            return None
+        return bootstrap.seed_draws(n_seeds, self.n_resamples, self._rng(dataset, "seeds", n_seeds))
+
+    def paired(self, a: dict[int, str], b: dict[int, str], metric: str, dataset: str) -> Paired | None:
+        """a − b over the seeds both have (`a`, `b`: seed -> metrics path), or None when they share none
+        with predictions."""
+        seeds = [s for s in a if s in b and self.has([a[s], b[s]])]
+        if not seeds:
+            return None
+        for s in seeds:
+            if not self.test[a[s]].same_faces(self.test[b[s]]):
+                raise InputError(f"{a[s]} and {b[s]}: not scored on the same test faces, so not comparable")
+        full = {s: self._full(a[s], metric) - self._full(b[s], metric) for s in seeds}
+        differences = np.stack([self.resampled[a[s]][metric] - self.resampled[b[s]][metric] for s in seeds])
+        low, high = bootstrap.interval(bootstrap.over_seeds(differences, self._draws(dataset, len(seeds))))
+        p_values = {s: bootstrap.mcnemar(_correct(self.test[a[s]]), _correct(self.test[b[s]])) for s in seeds}
+        return Paired(float(np.mean(list(full.values()))), low, high, full, max(p_values.values()), p_values)
+
+    def _full(self, path: str, metric: str) -> float:
+        """The metric on the whole test set (unit weights), as metrics.json has it."""
+        test = self.test[path]
+        units = bootstrap.Units.of(test.label, test.group)
+        values = bootstrap.resampled(np.ones((1, len(units.label))), units, test.label, test.p_fake, test.group)
+        return float(values[metric][0])
+
+
+def _correct(test: SplitPredictions) -> np.ndarray:
+    return (test.p_fake >= 0.5).astype(int) == test.label
+
+
+def study_intervals(frame: pd.DataFrame, predictions: dict[Path, Path], statistics: dict) -> Intervals:
+    """The bootstrap of every run in `frame` (one row per metrics.json; `predictions` maps a metrics path
+    to the predictions.csv declared beside it), each on the test set of the dataset it was tested on."""
+    intervals = Intervals(statistics)
+    for path, dataset in zip(frame["path"], frame["dataset"]):
+        intervals.add_run(path, dataset, predictions.get(Path(path)))
+    if intervals.without:
+        log.warning("%d runs have no predictions.csv (made by an older version): no intervals for them",
+                    len(intervals.without))
+    return intervals
+
+
+def add_run_intervals(frame: pd.DataFrame, intervals: Intervals) -> pd.DataFrame:
+    """`test_<metric>_ci_low` and `_ci_high` columns (fractions, as the metrics) for every run."""
+    frame = frame.copy()
+    for metric in METRICS + VIDEO_METRICS:
+        bounds = [intervals.run(path, metric) for path in frame["path"]]
+        frame[f"test_{metric}_ci_low"] = [b[0] for b in bounds]
+        frame[f"test_{metric}_ci_high"] = [b[1] for b in bounds]
+    return frame
