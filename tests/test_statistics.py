@@ -226,3 +226,14 @@ def test_several_seeds_give_hierarchical_intervals_and_per_seed_deltas(tmp_path)
     assert (comparisons.n_seeds == 3).all()
     assert comparisons.per_seed_delta_accuracy_pct.str.count(":").eq(3).all()
     assert "seeds, then test groups" in (results / "tables" / "table1_accuracy_vs_sparsity.md").read_text()
+
+
+def test_the_intervals_benchmark_reports_every_test_set(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import bench_intervals
+
+    result = bench_intervals.main(["--quick", "--out", str(tmp_path / "intervals.json")])
+    assert [row["test_set"] for row in result["test_sets"]] == ["demo_gan", "demo_swap", "openforensic_kaggle",
+                                                                "ffpp_kaggle"]
+    for row in result["test_sets"]:
+        assert row["s_per_run"] > 0 and row["runs"] > 0 and isinstance(row["in_job_ok"], bool)

@@ -42,13 +42,14 @@ class Units:
 def group_weights(unit_labels: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """How often each unit is drawn in each of `n_resamples` resamples (B x units, float64): per class, as
     many draws with replacement as the class has units."""
-    weights = np.zeros((n_resamples, len(unit_labels)))
-    rows = np.arange(n_resamples)[:, None]
+    n_units = len(unit_labels)
+    counts = np.zeros(n_resamples * n_units)
+    rows = np.arange(n_resamples)[:, None] * n_units
     for label in np.unique(unit_labels):
         members = np.flatnonzero(unit_labels == label)
         drawn = members[rng.integers(0, len(members), size=(n_resamples, len(members)))]
-        np.add.at(weights, (rows, drawn), 1.0)
-    return weights
+        counts += np.bincount((rows + drawn).ravel(), minlength=len(counts))
+    return counts.reshape(n_resamples, n_units)
 
 
 def weighted_accuracy(weights: np.ndarray, labels, probs) -> np.ndarray:
