@@ -31,7 +31,7 @@ def test_transfer_trains_the_source_mask_on_the_target_into_its_own_folder(param
     metrics = run_transfer(params, "src", "dst", MODEL, SEED, "imp_global", 2)
     out = paths.transfer_dir(params, "src", "dst", MODEL, SEED, "imp_global", 2)
     assert out.relative_to(params["paths"]["results"]).as_posix() == "transfer/src__to__dst/cnn5/seed_0/imp_global/level_02"
-    assert {p.name for p in out.iterdir()} == {"mask.pt", "final.pt", "history.csv", "metrics.json"}
+    assert {p.name for p in out.iterdir()} == {"mask.pt", "final.pt", "history.csv", "metrics.json", "predictions.csv"}
     source_mask = load_tensors(paths.level_dir(params, "src", MODEL, SEED, "imp_global", 2) / "mask.pt")
     mask, final = load_tensors(out / "mask.pt"), load_tensors(out / "final.pt")
     assert all(torch.equal(mask[n], source_mask[n]) for n in source_mask)

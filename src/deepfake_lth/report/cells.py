@@ -28,15 +28,6 @@ def mean_pm_std(mean: float, std: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def mean_ci(mean: float, low: float, high: float, digits: int = 2) -> str:
-    """'91.41 [89.80, 93.02]'; the mean alone when the interval is undefined; '–' when there is no mean."""
-    if is_missing(mean):
-        return MISSING
-    if is_missing(low) or is_missing(high):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
 def signed_interval(delta: float, low: float, high: float, digits: int = 2) -> str:
     """'+1.25 [-0.40, +2.90]': a difference with its interval."""
     if is_missing(delta):

@@ -17,8 +17,7 @@ from deepfake_lth.models.registry import model_label
 from deepfake_lth.paths import level_name
 from deepfake_lth.report import paper
 from deepfake_lth.report.cells import (
-    as_float, count, is_missing, mean_ci, mean_pm_std, number, p_value, pm_column, signed, signed_interval,
-    sparsity_range,
+    as_float, count, is_missing, mean_pm_std, number, p_value, pm_column, signed_interval, sparsity_range,
 )
 from deepfake_lth.report.claims import claims_frame, claims_table
 from deepfake_lth.report.compare import paper_comparison_table
