@@ -212,7 +212,9 @@ def test_the_html_report_opens_in_chromium_with_every_figure_and_table(study, pa
                     _assert_images_loaded(driver)
                 elif label.startswith("The paper's numbers beside ours") and label.endswith("(table)"):
                     row.find_element(By.CSS_SELECTOR, "a[iconname=eye]").click()
-                    driver.switch_to.frame(wait.until(lambda d: d.find_element(By.TAG_NAME, "iframe")))
+                    # the table's own frame: the one shown (the page may keep other tables' frames hidden)
+                    driver.switch_to.frame(wait.until(lambda d: next(
+                        (f for f in d.find_elements(By.TAG_NAME, "iframe") if f.is_displayed()), False)))
                     cells = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
                              for tr in driver.find_elements(By.XPATH, "//tbody/tr")]
                     driver.switch_to.default_content()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepfake_lth.metrics import group_mean
+from deepfake_lth.metrics import group_mean, has_groups
 
 LEVEL = 0.95  # of every interval
 CHUNK = 256  # resamples computed at once: bounds the B x images matrices (~20 MB at 10k test faces)
@@ -68,7 +68,8 @@ def _weighted_roc(weights: np.ndarray, labels, probs) -> tuple[np.ndarray, np.nd
     tp = np.cumsum(w * fake, axis=1)[:, last_of_tie]
     fp = np.cumsum(w * ~fake, axis=1)[:, last_of_tie]
     zeros = np.zeros((len(weights), 1))
-    return np.hstack([zeros, fp / fp[:, -1:]]), np.hstack([zeros, tp / tp[:, -1:]])
+    with np.errstate(invalid="ignore", divide="ignore"):  # one class only: NaN, as metrics.py says
+        return np.hstack([zeros, fp / fp[:, -1:]]), np.hstack([zeros, tp / tp[:, -1:]])
 
 
 def _auc(fpr: np.ndarray, tpr: np.ndarray) -> np.ndarray:
@@ -92,7 +93,10 @@ def weighted_scores(weights: np.ndarray, labels, probs) -> dict[str, np.ndarray]
     """Accuracy, ROC AUC and EER of `probs` with each image counted by its weight, for every row of
     `weights` (B x images)."""
     fpr, tpr = _weighted_roc(weights, labels, probs)
-    return {"accuracy": weighted_accuracy(weights, labels, probs), "auc": _auc(fpr, tpr), "eer": _eer(fpr, tpr)}
+    both_classes = np.isfinite(fpr[:, -1]) & np.isfinite(tpr[:, -1])
+    return {"accuracy": weighted_accuracy(weights, labels, probs),
+            "auc": np.where(both_classes, _auc(fpr, tpr), np.nan),
+            "eer": np.where(both_classes, _eer(fpr, tpr), np.nan)}
 
 
 def resampled(unit_weights: np.ndarray, units: Units, labels, probs, groups) -> dict[str, np.ndarray]:
@@ -100,7 +104,7 @@ def resampled(unit_weights: np.ndarray, units: Units, labels, probs, groups) -> 
     and `video_*` (the mean probability per group, each group weighted by its draws) when a group
     holds several images."""
     labels, probs = np.asarray(labels), np.asarray(probs, dtype=np.float64)
-    videos = group_mean(labels, probs, groups) if len(units.label) < len(labels) else None  # in the units' order
+    videos = group_mean(labels, probs, groups) if has_groups(groups) else None  # in the units' order, as metrics.json
     out: dict[str, list] = {}
     for start in range(0, len(unit_weights), CHUNK):
         chunk = unit_weights[start:start + CHUNK]

@@ -99,6 +99,8 @@ def _ticket_method(params, comparison: str) -> str:
     """The ticket a claim is about: the controls' ticket when it is an IMP method (and, for transfer, one
     the study transfers), else the first IMP method the study runs."""
     ticket = params["pruning"]["controls"]["ticket"]
+    if comparison == TICKET_VS_CONTROL:  # the controls copy this ticket's mask, whatever its method
+        return ticket
     allowed = params["transfer"]["methods"] if comparison == TRANSFER_VS_DENSE else params["pruning"]["methods"]
     if ticket in IMP_METHODS and ticket in allowed:
         return ticket
@@ -113,7 +115,7 @@ def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, para
            "margin_pct": margin if claim.test == NON_INFERIORITY else math.nan,
            "paper": _paper_figure(claim, sparsity, source, dataset, model, ticket, roles)}
     why = _untestable(claim, level, params)
-    hit = pd.DataFrame()
+    hit = comparisons
     if why is None and not comparisons.empty:
         hit = comparisons[(comparisons["comparison"] == claim.comparison) & (comparisons["dataset"] == dataset)
                           & (comparisons["model"] == model) & (comparisons["level"] == level)
@@ -121,10 +123,10 @@ def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, para
                           & (comparisons["source_dataset"].fillna("") == (source or ""))]
         if claim.b_method is not None:
             hit = hit[hit["b_method"] == claim.b_method]
-        if hit.empty:
-            why = "not run (no results for this comparison)"
-        elif hit["ci_low"].isna().all():
-            why = "no predictions.csv for these runs (made by an older version): no interval"
+    if why is None and hit.empty:
+        why = "not run (no results for this comparison)"
+    elif why is None and hit["ci_low"].isna().all():
+        why = "no predictions.csv for these runs (made by an older version): no interval"
     if why is not None:
         return {**row, "comparison": MISSING, "n_seeds": 0, "delta_pct": math.nan, "ci_low": math.nan,
                 "ci_high": math.nan, "p_value": math.nan, "verdict": INCONCLUSIVE, "note": why}
@@ -185,6 +187,4 @@ def claims_table(claims: pd.DataFrame, margin: float) -> Table | None:
         "verdict": claims["verdict"],
         "why": claims["note"].replace("", MISSING),
     })
-    title = (f"The paper's claims, each with a verdict: 'match' holds when the 95% interval of Δ stays above "
-             f"−{margin:g} points (statistics.margin), 'beat' when it lies above 0 and McNemar's p < {ALPHA:g}")
-    return Table("claims", title, claims, display)
+    return Table("claims", f"The paper's claims, each with a verdict (margin {margin:g} points)", claims, display)

@@ -81,7 +81,7 @@ def _row(kind, source, dataset, model, level, a: Side | None, b: Side | None, in
         return None
     accuracy = intervals.paired(a.runs, b.runs, "accuracy", dataset)
     auc = intervals.paired(a.runs, b.runs, "auc", dataset)
-    seeds = sorted(set(a.runs) & set(b.runs))
+    seeds = accuracy.seeds if accuracy is not None else sorted(set(a.runs) & set(b.runs))
     return {
         "comparison": kind, "source_dataset": source, "dataset": dataset, "model": model, "level": int(level),
         "a": a.label(), "b": b.label(), "a_method": a.method, "b_method": b.method,
@@ -122,7 +122,6 @@ def comparisons_table(comparisons: pd.DataFrame) -> Table | None:
         "per seed Δ": [s if n > 1 else MISSING for s, n in zip(comparisons["per_seed_delta_accuracy_pct"],
                                                                comparisons["n_seeds"])],
     })
-    return Table("comparisons", "Paired comparisons on the same test faces: Δ = a − b, with 95% paired bootstrap "
-                 "intervals over test groups (and seeds, when several ran) and exact McNemar p-values",
+    return Table("comparisons", "Paired comparisons on the same test faces (Δ = a − b, 95% intervals, McNemar p)",
                  comparisons, display)
 

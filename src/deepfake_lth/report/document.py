@@ -126,9 +126,12 @@ def _claims_section(params, frame, tables: list[Table], intervals: Intervals) ->
         "Each claim is checked by a paired comparison on the same test faces: Δ is the difference of test "
         f"accuracy in points (a − b), its 95% interval a paired bootstrap ({statistics['bootstrap']} resamples of "
         "test groups, stratified by class"
-        + (f", and of the {seeds} seeds" if seeds > 1 else "; one seed ran, so seed-to-seed variation is not in it")
-        + f", statistics.seed {statistics['seed']}), and p an exact McNemar test"
-        + (" (the largest of the seeds' p-values)" if seeds > 1 else "") + ". "
+        + (f", and of the {seeds} seeds, which with so few seeds understates their spread by a factor of "
+           f"about {((seeds - 1) / seeds) ** 0.5:.2f}" if seeds > 1
+           else "; one seed ran, so seed-to-seed variation is not in it")
+        + f", statistics.seed {statistics['seed']}), and p an exact McNemar test of the faces each model gets "
+        "right (of whole videos where frames come in videos)"
+        + (", the largest of the seeds' p-values" if seeds > 1 else "") + ". "
         f"'Matches' is non-inferiority: it holds when the interval's lower end is at least −{statistics['margin']:g} "
         "points (statistics.margin) and fails when the whole interval lies below it. 'Beats' holds when the "
         "lower end is above 0 and McNemar's p is below 0.05, and fails when the upper end is at most 0. Anything "

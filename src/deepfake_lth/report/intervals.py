@@ -9,6 +9,7 @@ with the dense run it was pruned from).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import zlib
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_lth.errors import InputError
+from deepfake_lth.metrics import group_mean, has_groups
 from deepfake_lth.predictions import SplitPredictions, read_predictions
 from deepfake_lth.report import bootstrap
 
@@ -38,6 +40,10 @@ class Paired:
     per_seed: dict  # seed -> that seed's a − b
     p_value: float  # exact McNemar on accuracy: the one seed's, or the largest over seeds (significant in each)
     seed_p_values: dict  # seed -> that seed's McNemar p
+
+    @property
+    def seeds(self) -> list:
+        return list(self.per_seed)
 
 
 class Intervals:
@@ -106,21 +112,27 @@ class Intervals:
         for s in seeds:
             if not self.test[a[s]].same_faces(self.test[b[s]]):
                 raise InputError(f"{a[s]} and {b[s]}: not scored on the same test faces, so not comparable")
-        full = {s: self._full(a[s], metric) - self._full(b[s], metric) for s in seeds}
+        full = {s: self._full(a[s])[metric] - self._full(b[s])[metric] for s in seeds}
         differences = np.stack([self.resampled[a[s]][metric] - self.resampled[b[s]][metric] for s in seeds])
         low, high = bootstrap.interval(bootstrap.over_seeds(differences, self._draws(dataset, len(seeds))))
         p_values = {s: bootstrap.mcnemar(_correct(self.test[a[s]]), _correct(self.test[b[s]])) for s in seeds}
         return Paired(float(np.mean(list(full.values()))), low, high, full, max(p_values.values()), p_values)
 
-    def _full(self, path: str, metric: str) -> float:
-        """The metric on the whole test set (unit weights), as metrics.json has it."""
+    @functools.lru_cache(maxsize=None)
+    def _full(self, path: str) -> dict[str, float]:
+        """The metrics on the whole test set (unit weights), as metrics.json has them."""
         test = self.test[path]
         units = bootstrap.Units.of(test.label, test.group)
         values = bootstrap.resampled(np.ones((1, len(units.label))), units, test.label, test.p_fake, test.group)
-        return float(values[metric][0])
+        return {name: float(v[0]) for name, v in values.items()}
 
 
 def _correct(test: SplitPredictions) -> np.ndarray:
+    """Which faces the run gets right, for McNemar: per group (video, by its mean probability) where a group
+    holds several frames, since frames of one video are not independent; per face otherwise."""
+    if has_groups(test.group):
+        labels, probs = group_mean(test.label, test.p_fake, test.group)
+        return (probs >= 0.5).astype(int) == labels
     return (test.p_fake >= 0.5).astype(int) == test.label
 
 

@@ -20,8 +20,8 @@ def transferred(frame: pd.DataFrame) -> pd.DataFrame:
 def spread_note(frame: pd.DataFrame) -> str:
     """What a cell's '±' and '[low, high]' are, for a title: never "over seeds" when one seed ran."""
     if frame["seed"].nunique() > 1:
-        return "mean ± std over seeds [95% interval: seeds, then test groups]"
-    return "one seed [95% interval: bootstrap over test groups]"
+        return "mean ± std over seeds [95% interval: seeds, test groups]"
+    return "one seed [95% interval over test groups]"
 
 
 def summarize_over_seeds(frame: pd.DataFrame, keys: list[str], intervals=None) -> pd.DataFrame:
