@@ -73,10 +73,8 @@ def _compare(number_: paper.PaperNumber, frame, params, roles: Roles, intervals:
         values = rows["test_accuracy"] * 100.0
     mean = values.mean() if len(values) else NAN
     low = high = NAN
-    if number_.quantity == "test_accuracy_pct" and len(rows) and rows["dataset"].nunique() == 1:
-        ordered_rows = rows.sort_values("seed")
-        low, high = (100.0 * b for b in intervals.over_seeds(list(ordered_rows["path"]), "accuracy",
-                                                             ordered_rows["dataset"].iloc[0]))
+    if number_.quantity == "test_accuracy_pct":
+        low, high = (100.0 * b for b in intervals.of_rows(rows, "accuracy"))
     return {
         "setting": f"{number_.setting.replace('_', '-')} ({_role_name(number_.role)} role)",
         "paper_role": number_.role,

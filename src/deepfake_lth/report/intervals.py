@@ -9,7 +9,6 @@ with the dense run it was pruned from).
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import zlib
@@ -53,6 +52,8 @@ class Intervals:
         self.n_resamples, self.seed = statistics["bootstrap"], statistics["seed"]
         self.test_sets: dict[str, tuple[SplitPredictions, bootstrap.Units, np.ndarray, str]] = {}
         self.resampled: dict[str, dict[str, np.ndarray]] = {}  # metrics path -> metric -> B values
+        self.full: dict[str, dict[str, float]] = {}  # metrics path -> metric on the whole test set
+        self.correct: dict[str, np.ndarray] = {}  # metrics path -> what McNemar counts as right
         self.test: dict[str, SplitPredictions] = {}  # metrics path -> its test predictions
         self.without: list[str] = []  # metrics paths whose run has no predictions.csv
 
@@ -70,6 +71,9 @@ class Intervals:
                              "(a run made from an older face store? make it again)")
         self.test[metrics_path] = test
         self.resampled[metrics_path] = bootstrap.resampled(weights, units, test.label, test.p_fake, test.group)
+        whole = bootstrap.resampled(np.ones((1, len(units.label))), units, test.label, test.p_fake, test.group)
+        self.full[metrics_path] = {name: float(v[0]) for name, v in whole.items()}  # as metrics.json has them
+        self.correct[metrics_path] = _correct(test)
 
     def _test_set(self, dataset: str, test: SplitPredictions, path: Path):
         if dataset not in self.test_sets:
@@ -98,6 +102,13 @@ class Intervals:
         per_seed = np.stack([self.resampled[p][metric] for p in paths])
         return bootstrap.interval(bootstrap.over_seeds(per_seed, self._draws(dataset, len(paths))))
 
+    def of_rows(self, rows: pd.DataFrame, metric: str) -> tuple[float, float]:
+        """`over_seeds` of metrics rows (one run per seed, all tested on one dataset; NaN otherwise)."""
+        if rows.empty or rows["dataset"].nunique() != 1:
+            return math.nan, math.nan
+        rows = rows.sort_values("seed")
+        return self.over_seeds(list(rows["path"]), metric, rows["dataset"].iloc[0])
+
     def _draws(self, dataset: str, n_seeds: int) -> np.ndarray | None:
         if n_seeds < 2:
             return None
@@ -112,19 +123,11 @@ class Intervals:
         for s in seeds:
             if not self.test[a[s]].same_faces(self.test[b[s]]):
                 raise InputError(f"{a[s]} and {b[s]}: not scored on the same test faces, so not comparable")
-        full = {s: self._full(a[s])[metric] - self._full(b[s])[metric] for s in seeds}
+        full = {s: self.full[a[s]][metric] - self.full[b[s]][metric] for s in seeds}
         differences = np.stack([self.resampled[a[s]][metric] - self.resampled[b[s]][metric] for s in seeds])
         low, high = bootstrap.interval(bootstrap.over_seeds(differences, self._draws(dataset, len(seeds))))
-        p_values = {s: bootstrap.mcnemar(_correct(self.test[a[s]]), _correct(self.test[b[s]])) for s in seeds}
+        p_values = {s: bootstrap.mcnemar(self.correct[a[s]], self.correct[b[s]]) for s in seeds}
         return Paired(float(np.mean(list(full.values()))), low, high, full, max(p_values.values()), p_values)
-
-    @functools.lru_cache(maxsize=None)
-    def _full(self, path: str) -> dict[str, float]:
-        """The metrics on the whole test set (unit weights), as metrics.json has them."""
-        test = self.test[path]
-        units = bootstrap.Units.of(test.label, test.group)
-        values = bootstrap.resampled(np.ones((1, len(units.label))), units, test.label, test.p_fake, test.group)
-        return {name: float(v[0]) for name, v in values.items()}
 
 
 def _correct(test: SplitPredictions) -> np.ndarray:

@@ -52,11 +52,8 @@ def summarize_over_seeds(frame: pd.DataFrame, keys: list[str], intervals=None) -
     if intervals is not None:
         bounds = {"accuracy": [], "auc": []}
         for _, rows in grouped:
-            rows = rows.sort_values("seed")
-            dataset = rows["dataset"].iloc[0] if rows["dataset"].nunique() == 1 else None
             for metric in bounds:
-                bounds[metric].append(intervals.over_seeds(list(rows["path"]), metric, dataset)
-                                      if dataset is not None else (float("nan"),) * 2)
+                bounds[metric].append(intervals.of_rows(rows, metric))
         for metric, column, scale in (("accuracy", "test_accuracy_pct", 100.0), ("auc", "test_auc", 1.0)):
             summary[f"{column}_ci_low"] = [b[0] * scale for b in bounds[metric]]
             summary[f"{column}_ci_high"] = [b[1] * scale for b in bounds[metric]]
