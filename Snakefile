@@ -5,8 +5,8 @@
 # params.yaml, or the file(s) named with --configfile=FILE, which then *replace* params.yaml instead of
 # being merged over it (so params.paper.yaml runs the paper's datasets and no demo); --config KEY=VALUE
 # overrides single keys of either.
-# Every job's inputs, command and params keys come from the stage table (src/deepfake_lth/stages.py),
-# which also renders dvc.yaml. `snakemake --lint` advises a conda env or container per rule: the rules
+# Every rule is generated from its job kind (src/deepfake_lth/job_kinds.py); every job's inputs,
+# command and params keys come from the stage table (src/deepfake_lth/stages.py), which also renders dvc.yaml. `snakemake --lint` advises a conda env or container per rule: the rules
 # run the package's CLI, installed (pinned, requirements.txt) into the environment Snakemake runs in.
 
 if not workflow.overwrite_configfiles:
@@ -15,11 +15,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/faces.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/prune.smk"
-include: "workflow/rules/transfer.smk"
-include: "workflow/rules/gradcam.smk"
+include: "workflow/rules/jobs.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -33,3 +29,4 @@ rule all:
     default_target: True
     input:
         stages.output_patterns(PARAMS, "report")["report"],
+        stages.output_patterns(PARAMS, "report_page")["page"],

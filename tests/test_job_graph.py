@@ -50,8 +50,8 @@ def snakemake_plan(workdir, jobs: list[dict] | None = None) -> dict[frozenset, t
 
 
 def assert_gpu_resources(jobs: list[dict], whole_gpu: int, slots_given: int | None) -> None:
-    """Each torch job takes its model's gpu_slots (capped at the slots given) and `whole_gpu` of rule
-    train, prune_* and transfer; every other job no slot."""
+    """Each torch job (train, prune_*, transfer, gradcam) takes its model's gpu_slots (capped at the slots
+    given) and `whole_gpu`; every other job no slot."""
     for job in jobs:
         resources = job["resources"]
         if job["rule"] not in stages.GPU_RULES:
@@ -59,7 +59,7 @@ def assert_gpu_resources(jobs: list[dict], whole_gpu: int, slots_given: int | No
             continue
         slots = model_spec(job["wildcards"]["model"]).gpu_slots
         assert resources["gpu_slots"] == min(slots, slots_given or slots), job
-        assert resources.get("gpu", 0) == (whole_gpu if job["rule"] != "gradcam" else 0), job
+        assert resources.get("gpu", 0) == whole_gpu, job
 
 
 def dvc_plan(params) -> dict[frozenset, tuple[str, frozenset]]:

@@ -11,10 +11,9 @@ import logging
 import os
 import sys
 
-from deepfake_lth import phases
-from deepfake_lth.config import ConfigError, check_output_root, load_params, output_roots
-from deepfake_lth.errors import InputError
-from deepfake_lth.lottery.methods import LEVEL_METHODS, PRUNING_METHODS
+from deepfake_lth import methods, phases
+from deepfake_lth.config import check_output_root, load_params, output_roots
+from deepfake_lth.errors import ConfigError, InputError
 from deepfake_lth.models.registry import keras_models
 
 log = logging.getLogger("deepfake_lth")
@@ -83,6 +82,12 @@ def _cmd_report(params, args):
     build_report(params)
 
 
+def _cmd_report_page(params, args):
+    from deepfake_lth.report.description import write_report_page
+
+    print(f"wrote {write_report_page(params)}")
+
+
 def _cmd_dvc_yaml(params, args):
     import yaml
 
@@ -139,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", required=True)
         p.add_argument("--seed", type=int, required=True)
 
-    def level_args(p, methods):
-        p.add_argument("--method", required=True, choices=methods)
+    def level_args(p, choices):
+        p.add_argument("--method", required=True, choices=choices)
         p.add_argument("--level", type=int, required=True, help="pruning level, 1..pruning.levels")
 
     command("validate", _cmd_validate, "validate params.yaml (warning of missing dataset roots) and exit")
@@ -161,16 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("prune", _cmd_prune, "make and train one pruning level", RESULTS)
     p.add_argument("--dataset", required=True)
     run_args(p)
-    level_args(p, LEVEL_METHODS)
+    level_args(p, methods.level_methods())
     p = command("transfer", _cmd_transfer, "train a ticket from one dataset on another", RESULTS)
     p.add_argument("--source", required=True)
     p.add_argument("--target", required=True)
     run_args(p)
-    level_args(p, PRUNING_METHODS)
+    level_args(p, methods.pruning_methods())
     p = command("gradcam", _cmd_gradcam, "Grad-CAM maps of dense and pruned models", RESULTS)
     p.add_argument("--dataset", required=True)
     p.add_argument("--model", required=True)
     command("report", _cmd_report, "tables, figures and report.md from the metrics files", RESULTS)
+    command("report-page", _cmd_report_page, "the HTML report's description page: report.md's text and job costs",
+            RESULTS)
     p = command("dvc-yaml", _cmd_dvc_yaml, "write dvc.yaml (the DVC stages) for these params")
     p.add_argument("--output", default="dvc.yaml")
     return parser

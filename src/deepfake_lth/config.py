@@ -9,28 +9,26 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from deepfake_lth.lottery.methods import CONTROL_METHODS, PRUNING_METHODS
-from deepfake_lth.models.registry import model_names
+from deepfake_lth import methods
+from deepfake_lth.adapters import adapter_names, adapter_spec
+from deepfake_lth.errors import ConfigError
+from deepfake_lth.models.registry import model_defaults, model_names
 from deepfake_lth.paths import SPLITS
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "params.schema.yaml"
-# The keys of each adapter that name something per split (a folder, a file, a count): a split the data
-# ships is named in each of them, a split it lacks in derive_splits instead.
-SPLIT_KEYS = {
-    "imagefolder": ("splits",),
-    "openforensics": ("annotations", "images"),
-    "faceforensics": ("split_files",),
-    "synthetic": ("synthetic.images_per_class",),
-}
-
-
-class ConfigError(ValueError):
-    """params.yaml is missing, unreadable or does not match the schema."""
 
 
 def load_schema() -> dict:
+    """The params schema, with the defaults the registries give (the methods and models a key names
+    unless params.yaml says otherwise) filled in where the schema leaves them to them."""
     with open(SCHEMA_PATH) as f:
-        return yaml.safe_load(f)
+        schema = yaml.safe_load(f)
+    for key, names in {**methods.defaults(), **model_defaults()}.items():
+        node = schema
+        for part in key.split("."):
+            node = node["properties"][part]
+        node["default"] = list(names) if node["type"] == "array" else names[0]
+    return schema
 
 
 def _validator_filling_defaults():
@@ -59,6 +57,7 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
         raise ConfigError(f"{source}: key '{key}': {_error_message(error)}")
     _check_references(params, source)
     for name, entry in params["datasets"].items():
+        _check_adapter(name, entry, source)
         _check_splits(name, entry, source)
     return params
 
@@ -81,12 +80,23 @@ def _check_references(params: dict, source: str) -> None:
         ("models", params["models"], "model", model_names()),
         ("gradcam.models", gradcam["models"], "model", model_names()),
         ("model_weights", params["model_weights"], "model", model_names()),
-        ("pruning.methods", params["pruning"]["methods"], "pruning method", PRUNING_METHODS),
-        ("pruning.controls.methods", controls["methods"], "control method", CONTROL_METHODS),
-        ("pruning.controls.ticket", controls["ticket"], "pruning method", PRUNING_METHODS),
-        ("transfer.methods", transfer["methods"], "pruning method", PRUNING_METHODS),
-        ("gradcam.method", gradcam["method"], "pruning method", PRUNING_METHODS),
+        ("pruning.methods", params["pruning"]["methods"], "pruning method", methods.pruning_methods()),
+        ("pruning.controls.methods", controls["methods"], "control method", methods.control_methods()),
+        ("pruning.controls.ticket", controls["ticket"], "pruning method", methods.pruning_methods()),
+        ("transfer.methods", transfer["methods"], "pruning method", methods.pruning_methods()),
+        ("gradcam.method", gradcam["method"], "pruning method", methods.pruning_methods()),
     ]
+    ran = params["pruning"]["methods"]
+    read_tickets = [  # the tickets the controls, transfer and Grad-CAM read (when they run) must be made
+        ("pruning.controls.ticket", [controls["ticket"]] if controls["methods"] else []),
+        ("transfer.methods", transfer["methods"] if transfer["pairs"] else []),
+        ("gradcam.method", [gradcam["method"]] if set(gradcam["models"]) & set(params["models"]) else []),
+    ]
+    for key, names in read_tickets:
+        for name in names:
+            if name not in ran:
+                raise ConfigError(f"{source}: key '{key}': the study makes no {name} tickets to read "
+                                  f"(pruning.methods: {', '.join(ran)}); add {name} there or name one of those")
     checks += [(f"transfer.pairs.{i}", pair, "dataset", sorted(params["datasets"])) for i, pair in enumerate(transfer["pairs"])]
     for i, (source_dataset, target_dataset) in enumerate(transfer["pairs"]):
         if source_dataset == target_dataset:
@@ -102,10 +112,21 @@ def _check_references(params: dict, source: str) -> None:
                 raise ConfigError(f"{source}: key '{where}': unknown {what} '{name}' (allowed: {', '.join(allowed)})")
 
 
+def _check_adapter(name: str, entry: dict, source: str) -> None:
+    """The dataset's adapter is registered and its entry has the keys that adapter requires."""
+    if entry["adapter"] not in adapter_names():
+        raise ConfigError(f"{source}: key 'datasets.{name}.adapter': unknown adapter '{entry['adapter']}' "
+                          f"(allowed: {', '.join(adapter_names())})")
+    for key in adapter_spec(entry["adapter"]).required:
+        if key not in entry:
+            raise ConfigError(f"{source}: key 'datasets.{name}': '{key}' is a required property "
+                              f"of a dataset read by the {entry['adapter']} adapter")
+
+
 def _check_splits(name: str, entry: dict, source: str) -> None:
     """Every split is given by each of the adapter's split keys or derived from a given split, never both."""
     derived = derived_splits(entry)
-    for key in SPLIT_KEYS[entry["adapter"]]:
+    for key in adapter_spec(entry["adapter"]).split_keys:
         given = lookup(entry, key)
         for split in SPLITS:
             if split in given and split in derived:
@@ -234,7 +255,8 @@ def transfer_pairs(params: dict) -> list[tuple[str, str]]:
 
 
 def synthetic_datasets(params: dict) -> list[str]:
-    return [d for d in enabled_datasets(params) if params["datasets"][d]["adapter"] == "synthetic"]
+    """The enabled datasets whose data the demo job generates (their adapter's `generated`)."""
+    return [d for d in enabled_datasets(params) if adapter_spec(params["datasets"][d]["adapter"]).generated]
 
 
 def runs(params: dict):

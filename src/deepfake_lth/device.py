@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from deepfake_lth.config import ConfigError
+from deepfake_lth.errors import ConfigError
 
 
 def choose_device(setting: str = "auto") -> torch.device:

@@ -3,3 +3,7 @@
 
 class InputError(ValueError):
     """Bad input data: a missing root, an unreadable file, a split that would end empty."""
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing, unreadable or does not match the schema."""

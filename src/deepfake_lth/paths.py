@@ -91,6 +91,23 @@ def report_outputs(params) -> dict:
     return {"tables": results / "tables", "figures": results / "figures", "report": results / "report.md"}
 
 
+REPORT_PAGE_INTRO = Path("workflow/report/workflow.rst")  # the page's own text, in the project
+
+
+def report_page_outputs(params) -> dict:
+    """The HTML report's description page (`snakemake --report` reads it; Snakemake-only)."""
+    return {"page": Path(params["paths"]["results"]) / "html_report" / "description.rst"}
+
+
+def result_files_on_disk(params: dict) -> list[Path]:
+    """Every metrics.json under runs/ and transfer/ and gradcam.json under gradcam/, declared or not
+    (the report names the ones the declared study does not contain)."""
+    results = Path(params["paths"]["results"])
+    metrics, record = LEVEL_FILES["metrics"], GRADCAM_FILES["record"]
+    return [*(results / "runs").glob(f"**/{metrics}"), *(results / "transfer").glob(f"**/{metrics}"),
+            *(results / "gradcam").glob(f"*/*/{record}")]
+
+
 # Per-job records Snakemake writes beside the results (not stage outputs: DVC neither makes nor hashes
 # them): results/<kind>/<rule>/<wildcard values...>.<ext>, e.g. results/benchmarks/train/demo_gan/cnn5/0.tsv.
 JOB_RECORDS = {"log": ("logs", "log"), "benchmark": ("benchmarks", "tsv")}

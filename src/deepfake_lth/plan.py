@@ -12,7 +12,9 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from deepfake_lth import paths, stages
+from deepfake_lth import methods, paths, stages
+from deepfake_lth.methods import FAMILY_RULES
+from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.config import (
     control_levels, derived_splits, enabled_datasets, gradcam_levels, pruning_levels, sparsity_at_level,
     synthetic_datasets, transfer_levels,
@@ -22,7 +24,6 @@ from deepfake_lth.io import read_json
 
 log = logging.getLogger(__name__)
 
-TRAINING_RULES = ("train", "prune_imp", "prune_oneshot", "prune_control", "transfer")
 
 
 def trained_on(job: stages.Job) -> str:
@@ -40,7 +41,7 @@ def missing_roots(params: dict) -> list[tuple[str, str]]:
 def training_faces(params: dict, dataset: str) -> tuple[int | None, str]:
     """The dataset's training faces and where the figure comes from: the face store's manifest when it
     exists, else an upper bound from the raw data (one face per image, frames_per_video per video)."""
-    from deepfake_lth.data.extract import ADAPTERS, MANIFEST
+    from deepfake_lth.data.extract import MANIFEST
 
     manifest = paths.face_store_dir(params, dataset) / MANIFEST
     if manifest.is_file():
@@ -48,10 +49,11 @@ def training_faces(params: dict, dataset: str) -> tuple[int | None, str]:
     entry = params["datasets"][dataset]
     drawn = any(draw["from"] == "train" for draw in derived_splits(entry).values())
     before_draw = ", before derive_splits draws from it" if drawn else ""
-    if entry["adapter"] == "synthetic":
+    adapter = adapter_spec(entry["adapter"])
+    if adapter.generated:
         return 2 * entry["synthetic"]["images_per_class"]["train"], "generated" + before_draw
     try:
-        return ADAPTERS[entry["adapter"]](entry, params["faces"]).plan("train").capacity, "at most, raw data"
+        return adapter.reader_class()(entry, params["faces"]).plan("train").capacity, "at most, raw data"
     except (InputError, KeyError):
         return None, "unknown before the raw data is there"
 
@@ -86,6 +88,17 @@ def level_rows(params: dict) -> list[list[str]]:
              ", ".join(role for role, levels in roles.items() if level in levels)] for level in pruning_levels(params)]
 
 
+def method_rows(jobs: list[stages.Job]) -> list[list[str]]:
+    """One row per method the study prunes with: its label, family, levels and level jobs."""
+    rows = []
+    for spec in methods.all_methods():
+        ran = [job for job in jobs if job.wildcards.get("method") == spec.name and job.rule == FAMILY_RULES.get(spec.family)]
+        if ran:
+            levels = sorted({int(job.wildcards["level"]) for job in ran})
+            rows.append([spec.name, spec.label, spec.family, ", ".join(map(str, levels)), str(len(ran))])
+    return rows
+
+
 def stage_rows(params: dict, jobs: list[stages.Job], faces: dict[str, tuple[int | None, str]]) -> list[list[str]]:
     """Jobs per rule and, for training rules, the bound on images seen: sum of training faces x max epochs."""
     counts = Counter(job.rule for job in jobs)
@@ -93,7 +106,7 @@ def stage_rows(params: dict, jobs: list[stages.Job], faces: dict[str, tuple[int 
     rows = []
     for rule, n in counts.items():
         work = "-"
-        if rule in TRAINING_RULES:
+        if any("metrics" in job.outputs for job in jobs if job.rule == rule):  # a training job writes metrics
             per_job = [faces[trained_on(job)][0] for job in jobs if job.rule == rule]
             work = "unknown" if None in per_job else f"{sum(per_job) * epochs:,}"
         rows.append([rule, str(n), work])
@@ -119,6 +132,8 @@ def study_plan(params: dict, source: str) -> str:
     lines += ["", f"seeds: {', '.join(map(str, seeds))} ({len(seeds)} run{'s' if len(seeds) > 1 else ''} per dataset and model)"]
     lines += ["", f"levels: {p['rate']:.0%} of the {p['rate_of']} weights per level, rewinding: {p['rewind']}"]
     lines += format_table(["level", "sparsity", "also runs"], level_rows(params))
+    lines += ["", "methods"]
+    lines += format_table(["method", "label", "family", "levels", "jobs"], method_rows(jobs))
     lines += ["", f"jobs per stage; training work = training faces x max_epochs ({training['max_epochs']}, "
                   f"patience {training['patience']}: early stopping ends most runs sooner)"]
     lines += format_table(["stage", "jobs", "face-epochs (at most)"], stage_rows(params, jobs, faces))

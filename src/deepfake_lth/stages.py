@@ -1,7 +1,8 @@
 """The stage table: every job of the declared study, built once from the resolved params.
 
-One record per job: the rule that runs it, its CLI command, its named input and output files, the
-params keys it depends on and the package code it runs. Everything else is a view of this table:
+One record per job: its kind (job_kinds.py: rule, outputs, params keys, code, resources), its CLI
+command, its named input and output files and the params keys it depends on. Everything else is a
+view of this table:
 Snakemake's input and params functions look jobs up in it (rules' output patterns are the same
 output functions called with wildcard names), `dvc.yaml` is rendered from it, each job's code
 reads its input paths from its own record, and the report reads exactly the files it declares.
@@ -16,48 +17,37 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepfake_lth import paths
+from deepfake_lth import code_deps, methods, paths
+from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.config import (
-    ConfigError, control_levels, dataset_params, enabled_datasets, gradcam_levels, lookup, pruning_levels, runs,
+    control_levels, dataset_params, enabled_datasets, gradcam_levels, lookup, pruning_levels, runs,
     synthetic_datasets, transfer_levels, transfer_pairs,
 )
-from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS
+from deepfake_lth.errors import ConfigError
+from deepfake_lth.job_kinds import KINDS, TORCH_RULES, JobKind
 from deepfake_lth.models.registry import model_spec
 
-PKG = "src/deepfake_lth"
-# The package code each rule runs: in DVC an edit re-runs that kind of stage and nothing else.
-CODE = {
-    "demo_data": ("data/demo.py", "data/render.py"),
-    "faces": ("data",),
-    "train": ("training", "models", "metrics.py", "data/face_store.py"),
-    "prune": ("training", "models", "metrics.py", "lottery"),
-    "transfer": ("transfer.py", "training", "models", "lottery"),
-    "gradcam": ("explain",),
-    "report": ("report",),
-}
-# The params keys each kind of job depends on; an unrelated change (gradcam, report, device) re-runs nothing.
-# A run also depends on `model_weights.<its model>` when params name a weights file for it (weights_keys).
-TRAINING_KEYS = ("training", "normalization", "faces.image_size", "torch_threads")
-PRUNING_KEYS = TRAINING_KEYS + (
-    "pruning.rate", "pruning.rate_of", "pruning.rewind", "pruning.prune_output_layer", "pruning.oneshot_scope",
-)
-GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of",
-                "pruning.levels", "torch_threads")
-REPORT_KEYS = ("report", "statistics", "datasets", "transfer", "pruning", "training", "seeds", "models")
-GPU_RULES = ("train", "prune_imp", "prune_oneshot", "prune_control", "transfer", "gradcam")  # the torch jobs
+FOLDER_OUTPUTS = frozenset({"root", "store", "tables", "figures"})  # output names that are folders
+METRICS_OUTPUTS = frozenset({"metrics"})  # output names that are DVC metrics
+GPU_RULES = TORCH_RULES
+PKG = code_deps.PACKAGE_DIR  # where the code deps of every stage lie
 
 
 @dataclass(frozen=True)
 class Job:
-    rule: str  # the Snakemake rule that runs it
+    rule: str  # the Snakemake rule that runs it (its kind in job_kinds.KINDS)
     name: str  # its DVC stage name
     wildcards: dict  # the rule's wildcard values (strings), which identify the job within its rule
     args: tuple[str, ...]  # the CLI subcommand and its flags
     inputs: dict  # name -> Path, or a tuple of Paths
     outputs: dict  # name -> Path
     params_keys: tuple[str, ...]
-    code: tuple[str, ...]
+    resolved: tuple[str, ...] = ()  # modules the registries import for it (its model, adapter, method)
     digest: str = field(default="", compare=False)  # of the params_keys' values: Snakemake's params trigger
+
+    @property
+    def kind(self) -> JobKind:
+        return KINDS[self.rule]
 
     def command(self, params_file: str | Path) -> str:
         return " ".join(["deepfake-lth", "--params", str(params_file), *self.args])
@@ -70,12 +60,13 @@ class Job:
         return files
 
     def code_paths(self) -> list[str]:
-        return [f"{PKG}/{module}" for module in self.code]
+        """The source files it runs: its kind's entry module and what it imports (code_deps.py)."""
+        return list(code_deps.job_code(self.kind.entry, self.resolved))
 
     @property
     def gpu_slots(self) -> int:
         """Its share of one GPU (Snakemake resource gpu_slots): its model's registry entry; 0 off the GPU."""
-        return model_spec(self.wildcards["model"]).gpu_slots if self.rule in GPU_RULES else 0
+        return model_spec(self.wildcards["model"]).gpu_slots if self.kind.torch else 0
 
 
 def weights_keys(params: dict, model: str) -> list[str]:
@@ -90,52 +81,39 @@ def params_digest(params: dict, keys) -> str:
     return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _job(params, rule, name, wildcards, args, inputs, outputs, keys, code=None) -> Job:
-    return Job(rule, name, {k: str(v) for k, v in wildcards.items()}, tuple(str(a) for a in args), inputs, outputs,
-               tuple(keys), CODE[code or rule], digest=params_digest(params, keys))
-
-
-LEVEL_WILDCARDS = ("dataset", "model", "seed", "method", "level")
-# Each rule's output function and the wildcards it is called with: Snakemake's output patterns.
-OUTPUTS = {
-    "demo_data": (paths.demo_outputs, ("dataset",)),
-    "faces": (paths.faces_outputs, ("dataset",)),
-    "train": (paths.dense_outputs, ("dataset", "model", "seed")),
-    "prune_imp": (paths.level_outputs, LEVEL_WILDCARDS),
-    "prune_oneshot": (paths.level_outputs, LEVEL_WILDCARDS),
-    "prune_control": (paths.level_outputs, LEVEL_WILDCARDS),
-    "transfer": (paths.transfer_outputs, ("source", "target", "model", "seed", "method", "level")),
-    "gradcam": (paths.gradcam_outputs, ("dataset", "model")),
-    "report": (paths.report_outputs, ()),
-}
-FOLDER_OUTPUTS = frozenset({"root", "store", "tables", "figures"})  # output names that are folders
-METRICS_OUTPUTS = frozenset({"metrics"})  # output names that are DVC metrics
+def _job(params, rule, name, wildcards, args, inputs, datasets=(), extra_keys=(), resolved=()) -> Job:
+    """A job of kind `rule`: its outputs and params keys from the kind (after the `datasets`' entries)."""
+    kind = KINDS[rule]
+    wildcards = {k: str(v) for k, v in wildcards.items()}
+    outputs = kind.outputs(params, *[wildcards[w] for w in kind.wildcards])
+    keys = tuple(dict.fromkeys([*(f"datasets.{d}" for d in datasets), *kind.params_keys, *extra_keys]))
+    return Job(rule, name, wildcards, tuple(str(a) for a in args), inputs, outputs, keys, tuple(resolved),
+               digest=params_digest(params, keys))
 
 
 def output_patterns(params: dict, rule: str) -> dict[str, str]:
     """The rule's named outputs with wildcards in place of values, e.g. results/runs/{dataset}/..."""
-    function, wildcards = OUTPUTS[rule]
-    return {name: str(path) for name, path in function(params, *[f"{{{w}}}" for w in wildcards]).items()}
+    return KINDS[rule].output_patterns(params)
 
 
 def record_pattern(params: dict, rule: str, kind: str) -> str:
     """The rule's log or benchmark file (paths.job_record) with wildcards in place of values."""
-    return str(paths.job_record(params, kind, rule, [f"{{{w}}}" for w in OUTPUTS[rule][1]]))
+    return str(paths.job_record(params, kind, rule, [f"{{{w}}}" for w in KINDS[rule].wildcards]))
 
 
 def job_record(params: dict, job: "Job", kind: str) -> Path:
     """The log or benchmark file Snakemake writes for `job`."""
-    return paths.job_record(params, kind, job.rule, [job.wildcards[w] for w in OUTPUTS[job.rule][1]])
+    return paths.job_record(params, kind, job.rule, [job.wildcards[w] for w in KINDS[job.rule].wildcards])
 
 
 # --------------------------------------------------------------------------------------------- jobs
 def demo_job(params, dataset) -> Job:
     return _job(params, "demo_data", f"demo-{dataset}", {"dataset": dataset}, ["demo", "--dataset", dataset], {},
-                paths.demo_outputs(params, dataset), [f"datasets.{dataset}"])
+                [dataset])
 
 
 def check_demo_roots(params) -> None:
-    """The engines run the demo job into paths.raw/<name>: a synthetic dataset's root must be there."""
+    """The engines run the demo job into paths.raw/<name>: a generated dataset's root must be there."""
     for dataset in synthetic_datasets(params):
         root = paths.demo_outputs(params, dataset)["root"]
         if Path(params["datasets"][dataset]["root"]) != root:
@@ -144,9 +122,9 @@ def check_demo_roots(params) -> None:
 
 
 def faces_job(params, dataset) -> Job:
+    adapter = adapter_spec(params["datasets"][dataset]["adapter"])
     return _job(params, "faces", f"faces-{dataset}", {"dataset": dataset}, ["faces", "--dataset", dataset],
-                {"raw": Path(params["datasets"][dataset]["root"])}, paths.faces_outputs(params, dataset),
-                [f"datasets.{dataset}", "faces"])
+                {"raw": Path(params["datasets"][dataset]["root"])}, [dataset], resolved=[adapter.module])
 
 
 def _run(dataset, model, seed) -> dict:
@@ -162,8 +140,8 @@ def train_job(params, dataset, model, seed) -> Job:
     _check_run(params, dataset)
     return _job(params, "train", f"train-{dataset}-{model}-s{seed}", _run(dataset, model, seed),
                 ["train", "--dataset", dataset, "--model", model, "--seed", seed],
-                {"faces": paths.face_store_dir(params, dataset)}, paths.dense_outputs(params, dataset, model, seed),
-                [f"datasets.{dataset}", *TRAINING_KEYS, *weights_keys(params, model)])
+                {"faces": paths.face_store_dir(params, dataset)}, [dataset], weights_keys(params, model),
+                [model_spec(model).module])
 
 
 def rewind_input(params, dataset, model, seed, trained: Path) -> Path:
@@ -173,32 +151,38 @@ def rewind_input(params, dataset, model, seed, trained: Path) -> Path:
     return {"init": dense["init"], "iteration": dense["rewind"], "none": trained}[params["pruning"]["rewind"]]
 
 
-def level_job(params, dataset, model, seed, method, level) -> Job:
-    """IMP level L reads level L-1 of the same method (level 1: the dense run); one-shot the dense run;
-    a control the ticket's mask at level L (and random_mask the ticket's initialisation)."""
-    _check_run(params, dataset)
-    faces = paths.face_store_dir(params, dataset)
+def level_inputs(params, dataset, model, seed, method: methods.Method, level: int) -> dict:
+    """The files a level of `method` reads (method.reads, resolved): IMP level L the trained weights and
+    mask of level L-1 (level 1: the dense run), one-shot the dense run, a control the ticket's mask at
+    level L (random mask also the ticket's initialisation); a pruned ticket also its rewind point."""
     dense = paths.dense_outputs(params, dataset, model, seed)
-    keys = [f"datasets.{dataset}", *PRUNING_KEYS, *weights_keys(params, model)]
-    if method in CONTROL_METHODS:
-        rule = "prune_control"
-        ticket = params["pruning"]["controls"]["ticket"]
-        inputs = {"faces": faces, "ticket": paths.level_outputs(params, dataset, model, seed, ticket, level)["mask"]}
-        if method == "random_mask":  # the ticket's own initialisation (θ0, or θk when rewinding to k)
+    inputs = {"faces": paths.face_store_dir(params, dataset)}
+    for word in method.reads:
+        if word == methods.PREVIOUS and level > 1:
+            previous = paths.level_outputs(params, dataset, model, seed, method.name, level - 1)
+            inputs.update(weights=previous["final"], mask=previous["mask"])
+        elif word in (methods.PREVIOUS, methods.TRAINED):
+            inputs["weights"] = dense["final"]
+        elif word == methods.REWIND:
+            inputs["rewind"] = rewind_input(params, dataset, model, seed, inputs["weights"])
+        elif word == methods.TICKET_MASK:
+            ticket = params["pruning"]["controls"]["ticket"]
+            inputs["ticket"] = paths.level_outputs(params, dataset, model, seed, ticket, level)["mask"]
+        elif word == methods.TICKET_INIT:  # θ0, or θk when rewinding to iteration k
             inputs["init"] = dense["rewind"] if params["pruning"]["rewind"] == "iteration" else dense["init"]
-        keys.append("pruning.controls.ticket")
-    else:
-        rule = "prune_imp" if method in IMP_METHODS else "prune_oneshot"
-        if method in IMP_METHODS and level > 1:
-            previous = paths.level_outputs(params, dataset, model, seed, method, level - 1)
-            inputs = {"faces": faces, "weights": previous["final"], "mask": previous["mask"]}
-        else:
-            inputs = {"faces": faces, "weights": dense["final"]}
-        inputs["rewind"] = rewind_input(params, dataset, model, seed, inputs["weights"])
+    return inputs
+
+
+def level_job(params, dataset, model, seed, method, level) -> Job:
+    """Level `level` of `method`: what it reads is the method's (level_inputs), its rule its family's."""
+    _check_run(params, dataset)
+    spec = methods.method(method)
+    extra = [*weights_keys(params, model)] + (["pruning.controls.ticket"] if methods.TICKET_MASK in spec.reads else [])
     wildcards = {**_run(dataset, model, seed), "method": method, "level": f"{level:02d}"}
-    return _job(params, rule, f"prune-{dataset}-{model}-s{seed}-{method}-{level:02d}", wildcards,
+    return _job(params, spec.rule, f"prune-{dataset}-{model}-s{seed}-{method}-{level:02d}", wildcards,
                 ["prune", "--dataset", dataset, "--model", model, "--seed", seed, "--method", method, "--level", level],
-                inputs, paths.level_outputs(params, dataset, model, seed, method, level), keys, code="prune")
+                level_inputs(params, dataset, model, seed, spec, level), [dataset], extra,
+                [model_spec(model).module, spec.make_ticket_module])
 
 
 def transfer_job(params, source, target, model, seed, method, level) -> Job:
@@ -212,8 +196,7 @@ def transfer_job(params, source, target, model, seed, method, level) -> Job:
     return _job(params, "transfer", f"transfer-{source}-{target}-{model}-s{seed}-{method}-{level:02d}", wildcards,
                 ["transfer", "--source", source, "--target", target, "--model", model, "--seed", seed,
                  "--method", method, "--level", level],
-                inputs, paths.transfer_outputs(params, source, target, model, seed, method, level),
-                [f"datasets.{source}", f"datasets.{target}", *PRUNING_KEYS, *weights_keys(params, model)])
+                inputs, [source, target], weights_keys(params, model), [model_spec(model).module])
 
 
 def gradcam_job(params, dataset, model) -> Job:
@@ -225,8 +208,7 @@ def gradcam_job(params, dataset, model) -> Job:
     inputs = {"faces": paths.face_store_dir(params, dataset), "checkpoints": tuple(r["final"] for r in explained),
               "metrics": tuple(r["metrics"] for r in explained)}
     return _job(params, "gradcam", f"gradcam-{dataset}-{model}", {"dataset": dataset, "model": model},
-                ["gradcam", "--dataset", dataset, "--model", model], inputs, paths.gradcam_outputs(params, dataset, model),
-                GRADCAM_KEYS)
+                ["gradcam", "--dataset", dataset, "--model", model], inputs, resolved=[model_spec(model).module])
 
 
 def report_job(params, jobs: list[Job]) -> Job:
@@ -236,7 +218,13 @@ def report_job(params, jobs: list[Job]) -> Job:
     gradcam = [job.outputs for job in jobs if job.rule == "gradcam"]
     inputs = {"metrics": tuple(o["metrics"] for o in runs), "predictions": tuple(o["predictions"] for o in runs),
               "gradcam": tuple(o["record"] for o in gradcam), "gradcam_grids": tuple(o["png"] for o in gradcam)}
-    return _job(params, "report", "report", {}, ["report"], inputs, paths.report_outputs(params), REPORT_KEYS)
+    return _job(params, "report", "report", {}, ["report"], inputs)
+
+
+def report_page_job(params) -> Job:
+    """The HTML report's description page: report.md's text and what each job cost (Snakemake only)."""
+    inputs = {"report": paths.report_outputs(params)["report"], "intro": paths.REPORT_PAGE_INTRO}
+    return _job(params, "report_page", "report-page", {}, ["report-page"], inputs)
 
 
 # ------------------------------------------------------------------------------------ the declared study
@@ -263,12 +251,14 @@ def study(params: dict) -> list[Job]:
 
 
 class StageTable:
-    """The declared study's jobs, indexed by rule and wildcards: what Snakemake's lookups ask."""
+    """The declared study's jobs, and the Snakemake-only report page, indexed by rule and wildcards:
+    what Snakemake's lookups ask."""
 
     def __init__(self, params: dict):
         check_demo_roots(params)
         self.jobs = study(params)
-        self._by_rule = {(job.rule, tuple(sorted(job.wildcards.items()))): job for job in self.jobs}
+        every = [*self.jobs, report_page_job(params)]
+        self._by_rule = {(job.rule, tuple(sorted(job.wildcards.items()))): job for job in every}
 
     def job(self, rule: str, wildcards) -> Job:
         key = (rule, tuple(sorted((k, str(v)) for k, v in dict(wildcards).items())))

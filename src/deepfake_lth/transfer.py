@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from deepfake_lth import phases, stages
+from deepfake_lth import methods, phases, stages
 from deepfake_lth.io import save_tensors
-from deepfake_lth.lottery.methods import PRUNING_METHODS
 from deepfake_lth.lottery.rewinding import rewind_weights
 from deepfake_lth.lottery.runner import check_level, require_inputs
 from deepfake_lth.models.masking import Mask, load_mask
@@ -32,7 +31,7 @@ def source_ticket(params: dict, job: stages.Job, net: nn.Module) -> tuple[Mask, 
 def run_transfer(params: dict, source: str, target: str, model: str, seed: int, method: str, level: int) -> dict:
     """Train the `source` ticket of (model, seed, method, level) on `target`; write mask.pt, final.pt,
     history.csv and metrics.json to results/transfer/<source>__to__<target>/<model>/seed_<s>/<method>/level_<LL>/."""
-    check_level(params, method, level, allowed=PRUNING_METHODS)
+    check_level(params, method, level, allowed=methods.pruning_methods())
     job = stages.transfer_job(params, source, target, model, seed, method, level)
     splits = load_face_splits(job.inputs["faces"], params["normalization"])
     phases.mark("store")

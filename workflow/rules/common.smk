@@ -9,11 +9,10 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from deepfake_lth import reruns, stages
-from deepfake_lth.config import ConfigError, synthetic_datasets, validate_params
-from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS
+from deepfake_lth import job_kinds, reruns, stages
+from deepfake_lth.config import validate_params
+from deepfake_lth.errors import ConfigError
 from deepfake_lth.report import catalog
-from deepfake_lth.report.description import write_workflow_description
 
 min_version("9.0")
 
@@ -74,8 +73,8 @@ def digest_of(rule):
 
 
 def outputs_of(rule):
-    """The rule's output patterns, folders marked as directory()."""
-    patterns = stages.output_patterns(PARAMS, rule)
+    """The rule's output patterns (its job kind's), folders marked as directory()."""
+    patterns = job_kinds.kind(rule).output_patterns(PARAMS)
     return {k: directory(v) if k in stages.FOLDER_OUTPUTS else v for k, v in patterns.items()}
 
 

@@ -2,13 +2,16 @@
 # The same files make up the HTML report (`snakemake --report`): see in_html_report (common.smk).
 
 
-# The HTML report's description page: report.md's text less its tables and figures, then what each stage cost.
-report: write_workflow_description(PARAMS, TABLE.jobs, Path(workflow.basedir, "workflow/report/workflow.rst"), RUN_FILES)
+# The HTML report's description page: report.md's text less its tables and figures, then what each stage
+# cost. The report_page job writes it (jobs.smk); `snakemake --report` reads it then (make report).
+report: str(Path(stages.output_patterns(PARAMS, "report_page")["page"]).resolve())
+
+REPORT_KIND = job_kinds.kind("report")
 
 
 rule report:
     message:
-        "Building the tables, figures and report"
+        REPORT_KIND.message
     input:
         unpack(inputs_of("report")),
     output:
@@ -31,9 +34,9 @@ rule report:
         log_of("report"),
     benchmark:
         benchmark_of("report")
-    threads: 1
+    threads: REPORT_KIND.threads
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=REPORT_KIND.mem_mb,
+        runtime=REPORT_KIND.runtime,
     shell:
         JOB_SHELL

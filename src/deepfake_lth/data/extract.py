@@ -23,23 +23,14 @@ from deepfake_lth import __version__
 from deepfake_lth.config import dataset_params, derived_splits, given_splits
 from deepfake_lth.data.derive import draw_groups, require_both_classes, split_rows
 from deepfake_lth.data.face_store import FaceStore, FaceStoreWriter, write_subset
-from deepfake_lth.data.faceforensics import FaceForensicsAdapter
-from deepfake_lth.data.imagefolder import ImageFolderAdapter
-from deepfake_lth.data.openforensics import OpenForensicsAdapter
-from deepfake_lth.data.sources import Adapter, Face, Skip, SplitPlan
-from deepfake_lth.data.synthetic import SyntheticAdapter
+from deepfake_lth.adapters import adapter_spec
+from deepfake_lth.data.sources import Face, Skip, SplitPlan
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, write_json
 from deepfake_lth.paths import SPLITS, face_store_dir
 
 log = logging.getLogger(__name__)
 
-ADAPTERS: dict[str, type[Adapter]] = {
-    "imagefolder": ImageFolderAdapter,
-    "openforensics": OpenForensicsAdapter,
-    "faceforensics": FaceForensicsAdapter,
-    "synthetic": SyntheticAdapter,
-}
 MANIFEST = "manifest.json"
 
 
@@ -47,7 +38,7 @@ def extract_faces(params: dict, dataset: str) -> Path:
     """Build the face store of `dataset` (replacing an old one whole) and return its folder."""
     entry = dataset_params(params, dataset)
     faces = params["faces"]
-    adapter = ADAPTERS[entry["adapter"]](entry, faces)
+    adapter = adapter_spec(entry["adapter"]).reader_class()(entry, faces)
     plans = {split: adapter.plan(split) for split in given_splits(entry)}  # every input checked before any work
     derived = derived_splits(entry)
     out = face_store_dir(params, dataset)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 
 from deepfake_lth.device import derive_seed
-from deepfake_lth.models.masking import Mask, masked_state
+from deepfake_lth.lottery.rewinding import rewind_weights
+from deepfake_lth.models.masking import Mask, load_mask, masked_state
 from deepfake_lth.models.registry import build_model
 
 # Streams mixed into the run seed, so a control never reuses the draws of θ0.
@@ -34,3 +35,15 @@ def random_mask_like(mask: Mask, seed: int, level: int) -> Mask:
         flat[chosen] = True
         result[name] = flat.reshape(keep.shape)
     return result
+
+
+def reinit_ticket(ctx) -> tuple[Mask, dict]:
+    """The reinit control of a level (a runner.TicketContext): the ticket's mask, fresh weights."""
+    mask = load_mask(ctx.job.inputs["ticket"], ctx.net, ctx.names)
+    return mask, reinit_weights(ctx.model, ctx.image_size, ctx.seed, ctx.level, mask)
+
+
+def random_mask_ticket(ctx) -> tuple[Mask, dict]:
+    """The random-mask control: the ticket's per-tensor sparsity at random, from the ticket's initialisation."""
+    mask = random_mask_like(load_mask(ctx.job.inputs["ticket"], ctx.net, ctx.names), ctx.seed, ctx.level)
+    return mask, rewind_weights(ctx.job.inputs["init"], ctx.net, mask)

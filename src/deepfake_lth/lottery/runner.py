@@ -1,29 +1,49 @@
 """One pruning level of one method as one run: make the mask and start weights, then train.
 
-The level's job in the stage table (stages.level_job) names what it reads: IMP level L the trained
-weights and mask of level L-1 of the same method (level 1: the dense run), one-shot the dense run,
-the controls the ticket's mask at level L; and the checkpoint the ticket rewinds to. Each writes
-mask.pt, final.pt, history.csv and metrics.json through the same trainer as the dense baseline.
+The level's job in the stage table (stages.level_job) names what it reads, as its method says; the
+method's ticket function (methods.py: `ticket`) makes the mask and start weights from those files.
+Each level writes mask.pt, final.pt, history.csv and metrics.json through the same trainer as the
+dense baseline.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
-from deepfake_lth import phases, stages
-from deepfake_lth.config import ConfigError, sparsity_at_level
-from deepfake_lth.errors import InputError
+from deepfake_lth import methods, phases, stages
+from deepfake_lth.config import sparsity_at_level
+from deepfake_lth.errors import ConfigError, InputError
 from deepfake_lth.io import save_tensors
-from deepfake_lth.lottery.controls import random_mask_like, reinit_weights
-from deepfake_lth.lottery.methods import BY_NAME, LEVEL_METHODS, PRUNING_METHODS
 from deepfake_lth.lottery.pruning import prune_by_magnitude
 from deepfake_lth.lottery.rewinding import read_state, rewind_weights
 from deepfake_lth.models.masking import Mask, full_mask, load_mask
 from deepfake_lth.models.registry import prunable_parameter_names
 from deepfake_lth.training.inputs import RunIdentity, load_face_splits
 from deepfake_lth.training.run import new_model, train_run
+
+
+@dataclass(frozen=True)
+class TicketContext:
+    """What a method's ticket function is given to make one level's mask and start weights."""
+
+    params: dict
+    job: stages.Job  # the level's record: its input files by name (stages.level_inputs)
+    method: methods.Method
+    model: str
+    seed: int
+    level: int
+    net: nn.Module  # a fresh model of the run (θ0's architecture), to load checkpoints into
+    names: list[str]  # its prunable tensors
+    image_size: int
+
+    @property
+    def sparsity(self) -> float:
+        """The level's nominal sparsity (pruning.rate, pruning.rate_of)."""
+        pruning = self.params["pruning"]
+        return sparsity_at_level(self.level, pruning["rate"], pruning["rate_of"])
 
 
 def require_inputs(job: stages.Job) -> None:
@@ -34,30 +54,22 @@ def require_inputs(job: stages.Job) -> None:
             raise InputError(f"{path}: input not found (its stage must run first)")
 
 
-def check_level(params: dict, method: str, level: int, allowed: tuple[str, ...] = LEVEL_METHODS) -> None:
+def check_level(params: dict, method: str, level: int, allowed: tuple[str, ...] | None = None) -> None:
+    allowed = methods.level_methods() if allowed is None else allowed
     if method not in allowed:
         raise ConfigError(f"unknown pruning method '{method}' (allowed: {', '.join(allowed)})")
     if not 1 <= level <= params["pruning"]["levels"]:
         raise ConfigError(f"level {level} outside 1..{params['pruning']['levels']} (pruning.levels)")
 
 
-def _pruned_ticket(params, job, method, level, net, names) -> tuple[Mask, dict]:
-    """IMP level L (level L-1's trained weights pruned under its mask) or one-shot (the dense weights)."""
-    pruning, inputs = params["pruning"], job.inputs
-    mask = load_mask(inputs["mask"], net, names) if "mask" in inputs else full_mask(net, names)
-    scope = BY_NAME[method].scope or pruning["oneshot_scope"]
-    sparsity = sparsity_at_level(level, pruning["rate"], pruning["rate_of"])
-    mask = prune_by_magnitude(read_state(inputs["weights"], net), mask, sparsity, scope)
-    return mask, rewind_weights(inputs["rewind"], net, mask)
-
-
-def _control_ticket(job, model, seed, method, level, net, names, image_size) -> tuple[Mask, dict]:
-    """reinit: the ticket's mask, fresh weights; random_mask: its per-tensor sparsity, its initialisation."""
-    ticket_mask = load_mask(job.inputs["ticket"], net, names)
-    if method == "reinit":
-        return ticket_mask, reinit_weights(model, image_size, seed, level, ticket_mask)
-    mask = random_mask_like(ticket_mask, seed, level)
-    return mask, rewind_weights(job.inputs["init"], net, mask)
+def pruned_ticket(ctx: TicketContext) -> tuple[Mask, dict]:
+    """Magnitude pruning (IMP level L: level L-1's trained weights under its mask; one-shot: the dense
+    weights) to the level's sparsity, in the method's scope, rewound to the rewind point."""
+    inputs = ctx.job.inputs
+    mask = load_mask(inputs["mask"], ctx.net, ctx.names) if "mask" in inputs else full_mask(ctx.net, ctx.names)
+    scope = ctx.method.scope or ctx.params["pruning"]["oneshot_scope"]
+    mask = prune_by_magnitude(read_state(inputs["weights"], ctx.net), mask, ctx.sparsity, scope)
+    return mask, rewind_weights(inputs["rewind"], ctx.net, mask)
 
 
 def make_ticket(params: dict, dataset: str, model: str, seed: int, method: str, level: int,
@@ -66,9 +78,8 @@ def make_ticket(params: dict, dataset: str, model: str, seed: int, method: str, 
     job = stages.level_job(params, dataset, model, seed, method, level)
     require_inputs(job)
     names = prunable_parameter_names(net, params["pruning"]["prune_output_layer"])
-    if method in PRUNING_METHODS:
-        return _pruned_ticket(params, job, method, level, net, names)
-    return _control_ticket(job, model, seed, method, level, net, names, image_size)
+    spec = methods.method(method)
+    return spec.make_ticket()(TicketContext(params, job, spec, model, seed, level, net, names, image_size))
 
 
 def run_level(params: dict, dataset: str, model: str, seed: int, method: str, level: int) -> dict:

@@ -90,6 +90,13 @@ class ModelSpec:
     # GPU; the GPU profile gives 4). A small model leaves a GPU mostly idle, so several of its runs share one;
     # a large one fills the GPU alone (by FLOPs per image, see benchmarks/bench_paper_scale.py).
     gpu_slots: int = 1
+    defaults: tuple[str, ...] = ()  # the params keys whose default names this model
+    description: str = ""  # one sentence for the report: what the model is, as the study uses it
+
+    @property
+    def module(self) -> str:
+        """The module its builder imports (a job building it depends on that file, see code_deps.py)."""
+        return getattr(self.build, "module", self.build.__module__)
 
 
 def lazy_builder(path: str, loads_weights: bool = False) -> Builder:
@@ -110,6 +117,7 @@ def lazy_builder(path: str, loads_weights: bool = False) -> Builder:
         return model
 
     build.__qualname__ = build.__name__ = f"build_{attribute}"
+    build.module = module
     return build
 
 
@@ -120,7 +128,7 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (  # the study's 
               last_block_output, keras_original="MesoInception4"),
     ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_output),
     ModelSpec("resnet18", "ResNet-18", lazy_builder("deepfake_lth.models.resnet18:build_resnet18", loads_weights=True),
-              last_residual_block, gpu_slots=4),
+              last_residual_block, gpu_slots=4, defaults=("gradcam.models",)),
     ModelSpec("xception", "XceptionNet", lazy_builder("deepfake_lth.models.xception:build_xception"),
               last_exit_flow_activation, gpu_slots=4),
 )}
@@ -149,6 +157,15 @@ def registered(spec: ModelSpec) -> Iterator[ModelSpec]:
 
 def model_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
+
+
+def model_defaults() -> dict[str, list[str]]:
+    """Params key -> the models its default names, in registry order (params validation fills them in)."""
+    result: dict[str, list[str]] = {}
+    for spec in _REGISTRY.values():
+        for key in spec.defaults:
+            result.setdefault(key, []).append(spec.name)
+    return result
 
 
 def keras_models() -> tuple[str, ...]:
@@ -182,8 +199,7 @@ def model_weights(params: dict, name: str) -> str | None:
 def check_model_weights(params: dict, source: str = "params.yaml") -> None:
     """Each weights file params.yaml's `model_weights` names exists, loads with weights_only=True and fits its
     model at the configured face size; else ConfigError naming the key (what train would meet, found earlier)."""
-    from deepfake_lth.config import ConfigError
-    from deepfake_lth.errors import InputError
+    from deepfake_lth.errors import ConfigError, InputError
 
     for name, path in params.get("model_weights", {}).items():
         if path is None:

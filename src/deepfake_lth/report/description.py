@@ -4,21 +4,19 @@ less its Tables and Figures sections, which the HTML report shows as result page
 cost, summed from Snakemake's per-job benchmark files.
 
 Nothing here states a fact of its own: the page is report.md as document.py wrote it, converted to
-HTML, so the two reports cannot disagree. Torch- and pandas-free: the Snakefile builds the page while
-parsing (Snakemake reads it only when it writes a report).
+HTML, so the two reports cannot disagree. The page is the output of a Snakemake-only job (report_page:
+its costs are Snakemake's own benchmark files), which `snakemake --report` reads.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
-import os
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
 from deepfake_lth import paths, stages
+from deepfake_lth.io import atomic_path
 
 # report.md's sections that the HTML report shows as result pages instead (document.py writes these headings).
 TABLES_HEADING = "## Tables"
@@ -105,14 +103,10 @@ def workflow_description(params: dict, jobs, intro: str) -> str:
     return f"{intro.rstrip()}\n\n{{% raw %}}\n\n.. raw:: html\n\n{body}\n\n{{% endraw %}}\n"
 
 
-def write_workflow_description(params: dict, jobs, intro_file: str | Path, folder: str | Path) -> str:
-    """Write the page of the study `jobs` (the stage table's) into `folder` (one file per params, replaced
-    atomically); return its absolute path."""
-    text = workflow_description(params, jobs, Path(intro_file).read_text())
-    key = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    path = Path(folder, f"description-{key}.rst").resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return str(path)
+def write_report_page(params: dict) -> Path:
+    """Write the page of the declared study (its report_page job's output), replaced atomically; return it."""
+    job = stages.report_page_job(params)
+    text = workflow_description(params, stages.study(params), Path(job.inputs["intro"]).read_text())
+    with atomic_path(job.outputs["page"]) as tmp:
+        tmp.write_text(text)
+    return job.outputs["page"]
