@@ -18,8 +18,10 @@ $(STAMP): requirements.txt pyproject.toml
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) results/figures
 
-# One self-contained HTML page of a finished study: every figure and table, report.md's text, per-job costs.
+# One self-contained HTML page of a finished study: every figure and table, report.md's text, per-job costs
+# (the description page is a Snakemake-only job, report_page, run first).
 report: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores 1 report_page
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --report results/report.html results/figures
 
 # Record the demo's outputs, made by Snakemake with the stages' own commands, in dvc.lock and the

@@ -245,6 +245,22 @@ def test_experiment_sweep_reruns_only_gradcam_and_report(project):
         dvc(workdir, "checkout", "--force")
 
 
+def test_a_model_edit_makes_exactly_the_stages_of_that_model_stale(project):
+    """Code deps derived from imports: an edit of models/cnn5.py changes the deps of exactly the stages
+    that build CNN-5 (train, prune, transfer, Grad-CAM); an edit of models/mesonet.py, a model this
+    study does not build, changes none."""
+    workdir = project.workdir
+    for model, expected in (("cnn5", {name for name in stage_names(workdir) if "-cnn5" in name}), ("mesonet", set())):
+        source = workdir / "src" / "deepfake_lth" / "models" / f"{model}.py"
+        original = source.read_text()
+        try:
+            source.write_text(original + "\n# an edit\n")
+            assert set(dvc_status(workdir)) == expected, model
+        finally:
+            source.write_text(original)
+    assert dvc_status(workdir) == {}
+
+
 def test_rerun_level_writes_the_same_bytes_so_nothing_downstream_is_stale(project):
     """Checkpoints are byte-stable: forcing one level again leaves every dependant up to date.
     Last in the file: when it fails, the stale dependants it leaves cannot fail the other tests."""

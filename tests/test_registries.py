@@ -137,16 +137,19 @@ def test_an_adapter_registered_in_one_place_extracts_faces(tmp_path, monkeypatch
 FLOORS = {  # module -> the project modules it may import
     "errors": set(), "paths": set(), "phases": set(), "io": {"errors"}, "device": {"errors"},
     "methods": set(), "adapters": set(),
-    "config": {"errors", "paths", "methods", "adapters", "models.registry", "models"},
+    "config": {"errors", "paths", "methods", "adapters", "models.registry", "params_checks"},
+    "params_checks": {"errors", "paths", "methods", "adapters", "models.registry", "config"},
 }
 
 
 def project_imports(path) -> set[str]:
+    """The project modules a file imports, anywhere in it, named relative to the package."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("deepfake_lth"):
-            base = node.module.removeprefix("deepfake_lth").lstrip(".")
-            names |= {f"{base}.{a.name}".lstrip(".") if base else a.name for a in node.names} if not base else {base}
+        if isinstance(node, ast.ImportFrom) and node.module == "deepfake_lth":  # from deepfake_lth import paths
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("deepfake_lth."):
+            names.add(node.module.removeprefix("deepfake_lth."))
         elif isinstance(node, ast.Import):
             names |= {a.name.removeprefix("deepfake_lth.") for a in node.names if a.name.startswith("deepfake_lth.")}
     return names

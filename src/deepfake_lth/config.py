@@ -10,10 +10,10 @@ import jsonschema
 import yaml
 
 from deepfake_lth import methods
-from deepfake_lth.adapters import adapter_names, adapter_spec
+from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.errors import ConfigError
-from deepfake_lth.models.registry import model_defaults, model_names
-from deepfake_lth.paths import SPLITS
+from deepfake_lth.models.registry import model_defaults
+from deepfake_lth.paths import SPLITS, demo_outputs
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "params.schema.yaml"
 
@@ -55,10 +55,9 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
         error = errors[0]
         key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
         raise ConfigError(f"{source}: key '{key}': {_error_message(error)}")
-    _check_references(params, source)
-    for name, entry in params["datasets"].items():
-        _check_adapter(name, entry, source)
-        _check_splits(name, entry, source)
+    from deepfake_lth.params_checks import check_params  # it reads the derived values below
+
+    check_params(params, source)
     return params
 
 
@@ -71,80 +70,6 @@ def _error_message(error: jsonschema.ValidationError) -> str:
                 return f"{item!r} is listed more than once; list each once"
             seen.append(item)
     return error.message
-
-
-def _check_references(params: dict, source: str) -> None:
-    """Names the schema does not enumerate: the datasets of params.yaml, the registries' models and methods."""
-    controls, gradcam, transfer = params["pruning"]["controls"], params["gradcam"], params["transfer"]
-    checks = [  # (key, a name, a list of names or a mapping by name, what they name, the allowed names)
-        ("models", params["models"], "model", model_names()),
-        ("gradcam.models", gradcam["models"], "model", model_names()),
-        ("model_weights", params["model_weights"], "model", model_names()),
-        ("pruning.methods", params["pruning"]["methods"], "pruning method", methods.pruning_methods()),
-        ("pruning.controls.methods", controls["methods"], "control method", methods.control_methods()),
-        ("pruning.controls.ticket", controls["ticket"], "pruning method", methods.pruning_methods()),
-        ("transfer.methods", transfer["methods"], "pruning method", methods.pruning_methods()),
-        ("gradcam.method", gradcam["method"], "pruning method", methods.pruning_methods()),
-    ]
-    ran = params["pruning"]["methods"]
-    read_tickets = [  # the tickets the controls, transfer and Grad-CAM read (when they run) must be made
-        ("pruning.controls.ticket", [controls["ticket"]] if controls["methods"] else []),
-        ("transfer.methods", transfer["methods"] if transfer["pairs"] else []),
-        ("gradcam.method", [gradcam["method"]] if set(gradcam["models"]) & set(params["models"]) else []),
-    ]
-    for key, names in read_tickets:
-        for name in names:
-            if name not in ran:
-                raise ConfigError(f"{source}: key '{key}': the study makes no {name} tickets to read "
-                                  f"(pruning.methods: {', '.join(ran)}); add {name} there or name one of those")
-    checks += [(f"transfer.pairs.{i}", pair, "dataset", sorted(params["datasets"])) for i, pair in enumerate(transfer["pairs"])]
-    for i, (source_dataset, target_dataset) in enumerate(transfer["pairs"]):
-        if source_dataset == target_dataset:
-            raise ConfigError(f"{source}: key 'transfer.pairs.{i}': source and target are both '{source_dataset}'; "
-                              "a ticket on its own dataset is the in-domain run")
-    for key, value, what, allowed in checks:
-        if isinstance(value, dict):  # named by its keys
-            named = [(f"{key}.{name}", name) for name in value]
-        else:
-            named = [(key, value)] if isinstance(value, str) else [(f"{key}.{i}", name) for i, name in enumerate(value)]
-        for where, name in named:
-            if name not in allowed:
-                raise ConfigError(f"{source}: key '{where}': unknown {what} '{name}' (allowed: {', '.join(allowed)})")
-
-
-def _check_adapter(name: str, entry: dict, source: str) -> None:
-    """The dataset's adapter is registered and its entry has the keys that adapter requires."""
-    if entry["adapter"] not in adapter_names():
-        raise ConfigError(f"{source}: key 'datasets.{name}.adapter': unknown adapter '{entry['adapter']}' "
-                          f"(allowed: {', '.join(adapter_names())})")
-    for key in adapter_spec(entry["adapter"]).required:
-        if key not in entry:
-            raise ConfigError(f"{source}: key 'datasets.{name}': '{key}' is a required property "
-                              f"of a dataset read by the {entry['adapter']} adapter")
-
-
-def _check_splits(name: str, entry: dict, source: str) -> None:
-    """Every split is given by each of the adapter's split keys or derived from a given split, never both."""
-    derived = derived_splits(entry)
-    for key in adapter_spec(entry["adapter"]).split_keys:
-        given = lookup(entry, key)
-        for split in SPLITS:
-            if split in given and split in derived:
-                raise ConfigError(f"{source}: key 'datasets.{name}.derive_splits.{split}': the {split} split is "
-                                  f"also given in {key}; name it in one place")
-            if split not in given and split not in derived:
-                raise ConfigError(f"{source}: key 'datasets.{name}.{key}': no {split} split; name it there or "
-                                  f"derive it: derive_splits: {{{split}: {{from: train, fraction: 0.2}}}}")
-    drawn: dict[str, float] = {}
-    for split, draw in derived.items():
-        if draw["from"] in derived or draw["from"] == split:
-            raise ConfigError(f"{source}: key 'datasets.{name}.derive_splits.{split}.from': the {draw['from']} "
-                              f"split is not given by the data; draw from a split that is")
-        drawn[draw["from"]] = drawn.get(draw["from"], 0.0) + draw["fraction"]
-    for origin, total in drawn.items():
-        if total >= 1.0:
-            raise ConfigError(f"{source}: key 'datasets.{name}.derive_splits': the fractions drawn from {origin} "
-                              f"add up to {total:g}; they must leave part of it")
 
 
 def lookup(params: dict, dotted: str):
@@ -257,6 +182,15 @@ def transfer_pairs(params: dict) -> list[tuple[str, str]]:
 def synthetic_datasets(params: dict) -> list[str]:
     """The enabled datasets whose data the demo job generates (their adapter's `generated`)."""
     return [d for d in enabled_datasets(params) if adapter_spec(params["datasets"][d]["adapter"]).generated]
+
+
+def check_demo_roots(params: dict) -> None:
+    """The engines run the demo job into paths.raw/<name>: a generated dataset's root must be there."""
+    for dataset in synthetic_datasets(params):
+        root = demo_outputs(params, dataset)["root"]
+        if Path(params["datasets"][dataset]["root"]) != root:
+            raise ConfigError(f"params: key 'datasets.{dataset}.root': a synthetic dataset is generated into "
+                              f"'{root}' (paths.raw/<name>), not '{params['datasets'][dataset]['root']}'")
 
 
 def runs(params: dict):

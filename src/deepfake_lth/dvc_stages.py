@@ -8,7 +8,7 @@ current. Regenerate with `deepfake-lth dvc-yaml`.
 from __future__ import annotations
 
 from deepfake_lth import paths, stages
-from deepfake_lth.config import lookup
+from deepfake_lth.config import check_demo_roots, lookup
 from deepfake_lth.stages import Job
 
 
@@ -32,7 +32,7 @@ def dvc_stage(job: Job, params_file: str, written: dict | None) -> dict:
 
 def render_dvc_yaml(params: dict, params_file: str = "params.yaml", written: dict | None = None) -> dict:
     """The dvc.yaml document (stages, plots) for these params."""
-    stages.check_demo_roots(params)
+    check_demo_roots(params)
     table = stages.study(params)
     tables = paths.report_outputs(params)["tables"]
     return {

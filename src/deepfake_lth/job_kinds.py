@@ -45,7 +45,14 @@ class JobKind:
 
     def output_patterns(self, params: dict) -> dict[str, str]:
         """Its named outputs with wildcards in place of values, e.g. results/runs/{dataset}/..."""
-        return {name: str(path) for name, path in self.outputs(params, *[f"{{{w}}}" for w in self.wildcards]).items()}
+        return {name: str(path) for name, path in self.outputs(params, *self._wildcard_names()).items()}
+
+    def record_pattern(self, params: dict, record: str) -> str:
+        """Its log or benchmark file (paths.job_record) with wildcards in place of values."""
+        return str(paths.job_record(params, record, self.rule, self._wildcard_names()))
+
+    def _wildcard_names(self) -> list[str]:
+        return [f"{{{w}}}" for w in self.wildcards]
 
 
 def _one_of(names) -> str:

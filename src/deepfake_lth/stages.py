@@ -1,11 +1,9 @@
 """The stage table: every job of the declared study, built once from the resolved params.
 
-One record per job: its kind (job_kinds.py: rule, outputs, params keys, code, resources), its CLI
-command, its named input and output files and the params keys it depends on. Everything else is a
-view of this table:
-Snakemake's input and params functions look jobs up in it (rules' output patterns are the same
-output functions called with wildcard names), `dvc.yaml` is rendered from it, each job's code
-reads its input paths from its own record, and the report reads exactly the files it declares.
+One record per job: its kind (job_kinds.py: rule, outputs, code, resources), its CLI command, its
+named input and output files and the params keys it reads. Everything else is a view of this table:
+Snakemake's input and params functions look jobs up in it, `dvc.yaml` is rendered from it, each job's
+code reads its input paths from its own record, and the report reads exactly the files it declares.
 
 Torch-free on purpose: the Snakefile imports it while parsing.
 """
@@ -20,7 +18,7 @@ from pathlib import Path
 from deepfake_lth import code_deps, methods, paths
 from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.config import (
-    control_levels, dataset_params, enabled_datasets, gradcam_levels, lookup, pruning_levels, runs,
+    check_demo_roots, control_levels, dataset_params, enabled_datasets, gradcam_levels, lookup, pruning_levels, runs,
     synthetic_datasets, transfer_levels, transfer_pairs,
 )
 from deepfake_lth.errors import ConfigError
@@ -92,13 +90,7 @@ def _job(params, rule, name, wildcards, args, inputs, datasets=(), extra_keys=()
 
 
 def output_patterns(params: dict, rule: str) -> dict[str, str]:
-    """The rule's named outputs with wildcards in place of values, e.g. results/runs/{dataset}/..."""
     return KINDS[rule].output_patterns(params)
-
-
-def record_pattern(params: dict, rule: str, kind: str) -> str:
-    """The rule's log or benchmark file (paths.job_record) with wildcards in place of values."""
-    return str(paths.job_record(params, kind, rule, [f"{{{w}}}" for w in KINDS[rule].wildcards]))
 
 
 def job_record(params: dict, job: "Job", kind: str) -> Path:
@@ -112,23 +104,10 @@ def demo_job(params, dataset) -> Job:
                 [dataset])
 
 
-def check_demo_roots(params) -> None:
-    """The engines run the demo job into paths.raw/<name>: a generated dataset's root must be there."""
-    for dataset in synthetic_datasets(params):
-        root = paths.demo_outputs(params, dataset)["root"]
-        if Path(params["datasets"][dataset]["root"]) != root:
-            raise ConfigError(f"params: key 'datasets.{dataset}.root': a synthetic dataset is generated into "
-                              f"'{root}' (paths.raw/<name>), not '{params['datasets'][dataset]['root']}'")
-
-
 def faces_job(params, dataset) -> Job:
     adapter = adapter_spec(params["datasets"][dataset]["adapter"])
     return _job(params, "faces", f"faces-{dataset}", {"dataset": dataset}, ["faces", "--dataset", dataset],
                 {"raw": Path(params["datasets"][dataset]["root"])}, [dataset], resolved=[adapter.module])
-
-
-def _run(dataset, model, seed) -> dict:
-    return {"dataset": dataset, "model": model, "seed": seed}
 
 
 def _check_run(params, *datasets) -> None:
@@ -138,7 +117,7 @@ def _check_run(params, *datasets) -> None:
 
 def train_job(params, dataset, model, seed) -> Job:
     _check_run(params, dataset)
-    return _job(params, "train", f"train-{dataset}-{model}-s{seed}", _run(dataset, model, seed),
+    return _job(params, "train", f"train-{dataset}-{model}-s{seed}", {"dataset": dataset, "model": model, "seed": seed},
                 ["train", "--dataset", dataset, "--model", model, "--seed", seed],
                 {"faces": paths.face_store_dir(params, dataset)}, [dataset], weights_keys(params, model),
                 [model_spec(model).module])
@@ -178,7 +157,7 @@ def level_job(params, dataset, model, seed, method, level) -> Job:
     _check_run(params, dataset)
     spec = methods.method(method)
     extra = [*weights_keys(params, model)] + (["pruning.controls.ticket"] if methods.TICKET_MASK in spec.reads else [])
-    wildcards = {**_run(dataset, model, seed), "method": method, "level": f"{level:02d}"}
+    wildcards = {**{"dataset": dataset, "model": model, "seed": seed}, "method": method, "level": f"{level:02d}"}
     return _job(params, spec.rule, f"prune-{dataset}-{model}-s{seed}-{method}-{level:02d}", wildcards,
                 ["prune", "--dataset", dataset, "--model", model, "--seed", seed, "--method", method, "--level", level],
                 level_inputs(params, dataset, model, seed, spec, level), [dataset], extra,

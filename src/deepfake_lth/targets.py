@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepfake_lth import stages
+from deepfake_lth import methods, stages
 from deepfake_lth.config import (  # noqa: F401 (the study's shape, for callers of this module)
     control_levels, gradcam_levels, synthetic_datasets, transfer_levels, transfer_pairs,
 )
 
-LEVEL_RULES = ("prune_imp", "prune_oneshot")
+LEVEL_RULES = tuple(methods.FAMILY_RULES[family] for family in (methods.IMP, methods.ONESHOT))  # the tickets' rules
 
 
 def _outputs(params: dict, rules: tuple[str, ...], name: str) -> list[Path]:
@@ -30,7 +30,7 @@ def level_metrics(params: dict) -> list[Path]:
 
 
 def control_metrics(params: dict) -> list[Path]:
-    return _outputs(params, ("prune_control",), "metrics")
+    return _outputs(params, (methods.FAMILY_RULES[methods.CONTROL],), "metrics")
 
 
 def transfer_metrics(params: dict) -> list[Path]:

@@ -79,12 +79,12 @@ def outputs_of(rule):
 
 
 def log_of(rule):
-    return stages.record_pattern(PARAMS, rule, "log")
+    return job_kinds.kind(rule).record_pattern(PARAMS, "log")
 
 
 def benchmark_of(rule):
     """Snakemake's per-job cost record (wall time, max RSS, I/O): Snakemake-only, no DVC output."""
-    return stages.record_pattern(PARAMS, rule, "benchmark")
+    return job_kinds.kind(rule).record_pattern(PARAMS, "benchmark")
 
 
 REPORT_OUTPUTS = outputs_of("report")
