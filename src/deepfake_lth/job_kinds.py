@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from deepfake_lth import methods, paths
+from deepfake_lth.config import synthetic_datasets
 
 # The params keys each kind of job depends on; an unrelated change (gradcam, report, device) re-runs nothing.
 TRAINING_KEYS = ("training", "normalization", "faces.image_size", "torch_threads")
@@ -64,8 +65,6 @@ def _methods_of(rule: str) -> Callable[[dict], dict]:
 
 
 def _generated_datasets(params: dict) -> dict:
-    from deepfake_lth.config import synthetic_datasets
-
     return {"dataset": _one_of(synthetic_datasets(params))}
 
 

@@ -108,6 +108,15 @@ def gpu_slots_of(rule):
     return lambda wildcards: TABLE.job(rule, wildcards).gpu_slots
 
 
+def resources_of(kind):
+    """Memory and wall time, and for a torch job the GPU: one whole `gpu` (or none when gpu_slots
+    are given) and its model's share of the GPU's slots."""
+    resources = {"mem_mb": kind.mem_mb, "runtime": kind.runtime}
+    if kind.torch:
+        resources.update(gpu=WHOLE_GPUS, gpu_slots=gpu_slots_of(kind.rule))
+    return resources
+
+
 # `--resources gpu=1 gpu_slots=N` makes N slots of the one GPU: a torch job then counts by its gpu_slots,
 # not as a whole `gpu`, so up to N small-model jobs share the GPU and a large model's take it all.
 # Without gpu_slots, each torch job is one whole `gpu`, as before. (SLURM: see its profile.)

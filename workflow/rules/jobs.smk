@@ -3,15 +3,6 @@
 # the stage table. The report rule (report.smk) adds the HTML report's result pages to its outputs.
 
 
-def resources_of(kind):
-    """Memory and wall time, and for a torch job the GPU: one whole `gpu` (or none when gpu_slots
-    are given) and its model's share of the GPU's slots."""
-    resources = {"mem_mb": kind.mem_mb, "runtime": kind.runtime}
-    if kind.torch:
-        resources.update(gpu=WHOLE_GPUS, gpu_slots=gpu_slots_of(kind.rule))
-    return resources
-
-
 for kind in job_kinds.KINDS.values():
     if kind.rule == "report":
         continue
