@@ -17,9 +17,11 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-# The families: which rule runs a level and how the report compares it.
-DENSE, IMP, ONESHOT, CONTROL = "dense", "imp", "oneshot", "control"
-FAMILY_RULES = {IMP: "prune_imp", ONESHOT: "prune_oneshot", CONTROL: "prune_control"}
+# The families: which rule runs a level and how the report compares it. Pruning at initialisation
+# prunes θ0 in one step, like one-shot prunes the trained weights, so one rule runs both.
+DENSE, IMP, ONESHOT, AT_INIT, CONTROL = "dense", "imp", "oneshot", "at_init", "control"
+FAMILY_RULES = {IMP: "prune_imp", ONESHOT: "prune_oneshot", AT_INIT: "prune_oneshot", CONTROL: "prune_control"}
+TICKET_FAMILIES = (IMP, ONESHOT)  # run at every level: their tickets are controlled, transferred, explained
 
 # What a level may read besides its faces; the stage table resolves each word to files.
 PREVIOUS = "previous"  # the trained weights and mask of level L-1 of the same method (level 1: the dense run)
@@ -57,8 +59,13 @@ class Method:
 
     @property
     def prunes(self) -> bool:
-        """Makes its own mask (a ticket that can be controlled, transferred or explained)."""
-        return self.family in (IMP, ONESHOT)
+        """Makes its own mask (named in pruning.methods)."""
+        return self.family in (IMP, ONESHOT, AT_INIT)
+
+    @property
+    def every_level(self) -> bool:
+        """Runs at every pruning level (a ticket family); otherwise at the controls' levels only."""
+        return self.family in TICKET_FAMILIES
 
     @property
     def iterative(self) -> bool:
@@ -93,6 +100,9 @@ _REGISTRY: dict[str, Method] = {m.name: m for m in (  # report order
            "deepfake_lth.lottery.runner:pruned_ticket", scope="local", defaults=("pruning.methods",)),
     Method("oneshot", "one-shot", ONESHOT, Style(_PALETTE[2], "^"), (TRAINED, REWIND),
            "deepfake_lth.lottery.runner:pruned_ticket", defaults=("pruning.methods", "transfer.methods")),
+    Method("snip", "SNIP", AT_INIT, Style(_PALETTE[5], "P", ":"), (), "deepfake_lth.lottery.at_init:snip_ticket"),
+    Method("grasp", "GraSP", AT_INIT, Style("#8C564B", "*", ":"), (), "deepfake_lth.lottery.at_init:grasp_ticket"),
+    Method("synflow", "SynFlow", AT_INIT, Style("#7F7F7F", "h", ":"), (), "deepfake_lth.lottery.at_init:synflow_ticket"),
     Method("reinit", "reinit (control)", CONTROL, Style(_PALETTE[3], "X", "--"), (TICKET_MASK,),
            "deepfake_lth.lottery.controls:reinit_ticket", defaults=("pruning.controls.methods",)),
     Method("random_mask", "random mask (control)", CONTROL, Style(_PALETTE[4], "D", "--"), (TICKET_MASK, TICKET_INIT),
@@ -138,6 +148,11 @@ def names(where: Callable[[Method], bool] = lambda m: True) -> tuple[str, ...]:
 def pruning_methods() -> tuple[str, ...]:
     """The methods that make their own masks (IMP and one-shot families)."""
     return names(lambda m: m.prunes)
+
+
+def ticket_methods() -> tuple[str, ...]:
+    """The methods whose levels the controls, transfer and Grad-CAM may read (every level exists)."""
+    return names(lambda m: m.every_level)
 
 
 def control_methods() -> tuple[str, ...]:

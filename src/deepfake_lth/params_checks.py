@@ -29,9 +29,9 @@ def _check_references(params: dict, source: str) -> None:
         ("model_weights", params["model_weights"], "model", model_names()),
         ("pruning.methods", params["pruning"]["methods"], "pruning method", methods.pruning_methods()),
         ("pruning.controls.methods", controls["methods"], "control method", methods.control_methods()),
-        ("pruning.controls.ticket", controls["ticket"], "pruning method", methods.pruning_methods()),
-        ("transfer.methods", transfer["methods"], "pruning method", methods.pruning_methods()),
-        ("gradcam.method", gradcam["method"], "pruning method", methods.pruning_methods()),
+        ("pruning.controls.ticket", controls["ticket"], "ticket method", methods.ticket_methods()),
+        ("transfer.methods", transfer["methods"], "ticket method", methods.ticket_methods()),
+        ("gradcam.method", gradcam["method"], "ticket method", methods.ticket_methods()),
     ]
     ran = params["pruning"]["methods"]
     read_tickets = [  # the tickets the controls, transfer and Grad-CAM read (when they run) must be made

@@ -216,7 +216,9 @@ def study(params: dict) -> list[Job]:
         jobs.append(faces_job(params, dataset))
     for run in runs(params):
         jobs.append(train_job(params, *run))
-        jobs += [level_job(params, *run, m, L) for m in params["pruning"]["methods"] for L in pruning_levels(params)]
+        for m in params["pruning"]["methods"]:  # a ticket family at every level, pruning at init at the controls'
+            levels = pruning_levels(params) if methods.method(m).every_level else control_levels(params)
+            jobs += [level_job(params, *run, m, L) for L in levels]
         ticket_controls = params["pruning"]["controls"]["methods"]
         jobs += [level_job(params, *run, m, L) for m in ticket_controls for L in control_levels(params)]
     for source, target in transfer_pairs(params):

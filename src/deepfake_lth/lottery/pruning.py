@@ -25,10 +25,15 @@ def surviving_count(total: int, sparsity: float) -> int:
 
 def _keep_largest(weights: torch.Tensor, keep: torch.Tensor, count: int) -> torch.Tensor:
     """Bool tensor keeping the `count` largest |weights| among those `keep` marks (flat inputs)."""
+    return _keep_top(weights.detach().abs(), keep, count)
+
+
+def _keep_top(scores: torch.Tensor, keep: torch.Tensor, count: int) -> torch.Tensor:
+    """Bool tensor keeping the `count` highest scores among those `keep` marks (flat inputs; ties: earlier)."""
     available = int(keep.sum())
     if count > available:
         raise ValueError(f"cannot keep {count} weights: the current mask keeps only {available}")
-    scores = torch.where(keep, weights.detach().abs().float(), torch.tensor(-1.0))
+    scores = torch.where(keep, scores.detach().double(), torch.tensor(-torch.inf, dtype=torch.float64))
     order = torch.sort(scores, descending=True, stable=True).indices
     result = torch.zeros_like(keep)
     result[order[:count]] = True
@@ -55,3 +60,14 @@ def prune_by_magnitude(weights: dict[str, torch.Tensor], mask: Mask, sparsity: f
                               surviving_count(total, sparsity))
         kept = dict(zip(names, joint.split([flat_m[n].numel() for n in names])))
     return {n: kept[n].reshape(mask[n].shape).clone() for n in names}
+
+
+def prune_by_score(scores: dict[str, torch.Tensor], mask: Mask, sparsity: float) -> Mask:
+    """The mask keeping the highest `scores` over all tensors (one global ranking) among the weights
+    `mask` keeps, so that exactly `total - round(sparsity * total)` survive: pruning at initialisation."""
+    names = list(mask)
+    flat_m = [mask[n].cpu().reshape(-1).bool() for n in names]
+    total = sum(m.numel() for m in flat_m)
+    joint = _keep_top(torch.cat([scores[n].detach().cpu().reshape(-1) for n in names]), torch.cat(flat_m),
+                      surviving_count(total, sparsity))
+    return {n: kept.reshape(mask[n].shape).clone() for n, kept in zip(names, joint.split([m.numel() for m in flat_m]))}

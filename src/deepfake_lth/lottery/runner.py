@@ -21,7 +21,7 @@ from deepfake_lth.lottery.pruning import prune_by_magnitude
 from deepfake_lth.lottery.rewinding import read_state, rewind_weights
 from deepfake_lth.models.masking import Mask, full_mask, load_mask
 from deepfake_lth.models.registry import prunable_parameter_names
-from deepfake_lth.training.inputs import RunIdentity, load_face_splits
+from deepfake_lth.training.inputs import FaceSplits, RunIdentity, load_face_splits
 from deepfake_lth.training.run import new_model, train_run
 
 
@@ -38,6 +38,7 @@ class TicketContext:
     net: nn.Module  # a fresh model of the run (θ0's architecture), to load checkpoints into
     names: list[str]  # its prunable tensors
     image_size: int
+    splits: FaceSplits | None = None  # the run's faces (pruning at initialisation scores a batch of them)
 
     @property
     def sparsity(self) -> float:
@@ -73,13 +74,13 @@ def pruned_ticket(ctx: TicketContext) -> tuple[Mask, dict]:
 
 
 def make_ticket(params: dict, dataset: str, model: str, seed: int, method: str, level: int,
-                net: nn.Module, image_size: int) -> tuple[Mask, dict]:
+                net: nn.Module, image_size: int, splits: FaceSplits | None = None) -> tuple[Mask, dict]:
     """The mask of level `level` of `method` and the state training starts from (masked weights zero)."""
     job = stages.level_job(params, dataset, model, seed, method, level)
     require_inputs(job)
     names = prunable_parameter_names(net, params["pruning"]["prune_output_layer"])
     spec = methods.method(method)
-    return spec.make_ticket()(TicketContext(params, job, spec, model, seed, level, net, names, image_size))
+    return spec.make_ticket()(TicketContext(params, job, spec, model, seed, level, net, names, image_size, splits))
 
 
 def run_level(params: dict, dataset: str, model: str, seed: int, method: str, level: int) -> dict:
@@ -89,7 +90,7 @@ def run_level(params: dict, dataset: str, model: str, seed: int, method: str, le
     splits = load_face_splits(job.inputs["faces"], params["normalization"])
     phases.mark("store")
     net = new_model(params, model, splits.image_size, seed)
-    mask, start = make_ticket(params, dataset, model, seed, method, level, net, splits.image_size)
+    mask, start = make_ticket(params, dataset, model, seed, method, level, net, splits.image_size, splits)
     net.load_state_dict(start)
     phases.mark("model")  # with the mask made from the level below
     save_tensors(job.outputs["mask"], mask)
