@@ -21,7 +21,7 @@ from test_train_support import IMAGES_PER_SPLIT, make_params, one_thread  # noqa
 CONTRACT_KEYS = {
     "stage", "dataset", "source_dataset", "model", "seed", "method", "level", "nominal_sparsity",
     "sparsity", "remaining_weights", "prunable_weights", "total_parameters", "per_layer", "epochs",
-    "best_epoch", "stopped_early", "splits", "params", "execution", "version",
+    "best_epoch", "stopped_early", "splits", "params", "execution", "version", "record_version",
 }
 
 

@@ -52,6 +52,8 @@ class Method:
     ticket: str = ""  # "module:function": (TicketContext) -> (mask, start state); see lottery/runner.py
     scope: str | None = None  # the magnitude ranking's scope; None: pruning.oneshot_scope
     defaults: tuple[str, ...] = ()  # the params keys whose default names this method
+    description: str = ""  # what it does, as a clause after its label in the report ("keeps the ticket's mask …")
+    beaten_as: str = ""  # a control as the paper's claim names it ("its random-reinit control"); default from its label
 
     @property
     def is_control(self) -> bool:
@@ -84,12 +86,17 @@ class Method:
     def make_ticket_module(self) -> str:
         return self.ticket.partition(":")[0]
 
+    @property
+    def opponent(self) -> str:
+        """How a claim that a ticket beats this control names it."""
+        return self.beaten_as or f"its {self.short_label} control"
+
     def make_ticket(self) -> Callable:
         module, _, attribute = self.ticket.partition(":")
         return getattr(importlib.import_module(module), attribute)
 
 
-_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442")
+_PALETTE = ("#0173B2", "#DE8F05", "#029E73", "#D55E00", "#CC78BC", "#56B4E9")  # seaborn "colorblind"
 DENSE_METHOD = Method("dense", "dense", DENSE, Style("0.3", "o"))
 _REGISTRY: dict[str, Method] = {m.name: m for m in (  # report order
     DENSE_METHOD,
@@ -104,9 +111,12 @@ _REGISTRY: dict[str, Method] = {m.name: m for m in (  # report order
     Method("grasp", "GraSP", AT_INIT, Style("#8C564B", "*", ":"), (), "deepfake_lth.lottery.at_init:grasp_ticket"),
     Method("synflow", "SynFlow", AT_INIT, Style("#7F7F7F", "h", ":"), (), "deepfake_lth.lottery.at_init:synflow_ticket"),
     Method("reinit", "reinit (control)", CONTROL, Style(_PALETTE[3], "X", "--"), (TICKET_MASK,),
-           "deepfake_lth.lottery.controls:reinit_ticket", defaults=("pruning.controls.methods",)),
+           "deepfake_lth.lottery.controls:reinit_ticket", defaults=("pruning.controls.methods",),
+           description="keeps the ticket's mask with fresh random weights", beaten_as="its random-reinit control"),
     Method("random_mask", "random mask (control)", CONTROL, Style(_PALETTE[4], "D", "--"), (TICKET_MASK, TICKET_INIT),
-           "deepfake_lth.lottery.controls:random_mask_ticket", defaults=("pruning.controls.methods",)),
+           "deepfake_lth.lottery.controls:random_mask_ticket", defaults=("pruning.controls.methods",),
+           description="keeps the ticket's per-layer sparsity with a random mask",
+           beaten_as="a random mask of its per-layer sparsity"),
 )}
 
 

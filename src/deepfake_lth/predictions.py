@@ -4,6 +4,9 @@ One row per face: `split, index` (its row in the face store split), `group, labe
 store's index gives them, and `p_fake`, written with full float precision, so that every metric of
 metrics.json can be recomputed from the file and intervals and paired tests can be drawn afterwards.
 Written and read with the csv module: a training job writes it, and pandas is not imported there.
+
+The file's record version is told by its header, so that the bytes carry no version column or comment:
+the header COLUMNS is PREDICTIONS_VERSION 1, and any other header is refused (see `header_version`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_path
 
 COLUMNS = ("split", "index", "group", "label", "p_fake")
+PREDICTIONS_VERSION = 1  # the layout this package writes and reads
+HEADERS = {COLUMNS: PREDICTIONS_VERSION}  # each header this package reads -> the record version it identifies
 
 
 @dataclass(frozen=True)
@@ -56,11 +61,12 @@ def read_predictions(path: str | Path) -> dict[str, SplitPredictions]:
         raise InputError(f"{path}: predictions file not found (its run must be made again by this version)")
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    if not rows or tuple(rows[0][:len(COLUMNS)]) != COLUMNS:
-        raise InputError(f"{path}: not a predictions file (expected the columns {', '.join(COLUMNS)})")
+    header_version(path, rows[0] if rows else [])
     by_split: dict[str, list] = {}
     try:
         for row in rows[1:]:
+            if len(row) != len(COLUMNS):
+                raise ValueError(f"{len(row)} cells where the header has {len(COLUMNS)}")
             by_split.setdefault(row[0], []).append((int(row[1]), row[2], int(row[3]), float(row[4])))
     except (IndexError, ValueError) as e:
         raise InputError(f"{path}: malformed row: {e}") from None
@@ -69,3 +75,14 @@ def read_predictions(path: str | Path) -> dict[str, SplitPredictions]:
                                     np.array([r[2] for r in got], dtype=np.int64),
                                     np.array([r[3] for r in got], dtype=np.float64))
             for split, got in by_split.items()}
+
+
+def header_version(path: str | Path, header: list[str]) -> int:
+    """The predictions record version that `header` identifies; InputError naming the file, the columns
+    found and those expected when it is none this package reads."""
+    version = HEADERS.get(tuple(header))
+    if version is None:
+        raise InputError(f"{path}: not a predictions file this deepfake-lth reads: its columns are "
+                         f"{', '.join(header) or 'none'}, expected {', '.join(COLUMNS)} "
+                         f"(predictions record version {PREDICTIONS_VERSION})")
+    return version

@@ -24,6 +24,7 @@ from deepfake_lth.config import (
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.job_kinds import KINDS, TORCH_RULES, JobKind
 from deepfake_lth.models.registry import model_spec
+from deepfake_lth.report.mask_pairs import overlap_masks
 
 FOLDER_OUTPUTS = frozenset({"root", "store", "tables", "figures"})  # output names that are folders
 METRICS_OUTPUTS = frozenset({"metrics"})  # output names that are DVC metrics
@@ -191,12 +192,13 @@ def gradcam_job(params, dataset, model) -> Job:
 
 
 def report_job(params, jobs: list[Job]) -> Job:
-    """Reads every metrics file with the predictions beside it (same order) and every Grad-CAM record
-    (with its grid image) of `jobs`."""
+    """Reads every metrics file with the predictions beside it (same order), every Grad-CAM record (with
+    its grid image) of `jobs`, and the masks the overlap analysis compares."""
     runs = [job.outputs for job in jobs if "metrics" in job.outputs]
     gradcam = [job.outputs for job in jobs if job.rule == "gradcam"]
     inputs = {"metrics": tuple(o["metrics"] for o in runs), "predictions": tuple(o["predictions"] for o in runs),
-              "gradcam": tuple(o["record"] for o in gradcam), "gradcam_grids": tuple(o["png"] for o in gradcam)}
+              "gradcam": tuple(o["record"] for o in gradcam), "gradcam_grids": tuple(o["png"] for o in gradcam),
+              "masks": overlap_masks(params)}
     return _job(params, "report", "report", {}, ["report"], inputs)
 
 

@@ -25,9 +25,10 @@ from deepfake_lth import __version__, stages
 from deepfake_lth.device import choose_device, use_torch_threads
 from deepfake_lth.errors import InputError
 from deepfake_lth.explain.grid import LABEL_NAMES, column_titles, plot_gradcam_grid
-from deepfake_lth.io import atomic_path, read_json, write_json
+from deepfake_lth.io import atomic_path
 from deepfake_lth.data.face_store import FaceDataset, FaceStore
 from deepfake_lth.models.registry import build_model, load_weights, model_names, model_spec
+from deepfake_lth.records import GradcamRecord, read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +101,13 @@ def explained_levels(params: dict, job: stages.Job) -> list[dict]:
     measured sparsity."""
     levels = []
     for checkpoint, metrics_file in zip(job.inputs["checkpoints"], job.inputs["metrics"]):
-        metrics = read_json(metrics_file)
-        level = int(metrics["level"])
+        metrics = read_metrics(metrics_file, required=("level", "sparsity"))
+        level = int(metrics.level)
         levels.append({
             "level": level, "method": params["gradcam"]["method"] if level else "dense",
             "checkpoint": str(checkpoint),
-            "nominal_sparsity": float(metrics.get("nominal_sparsity", 0.0) or 0.0),
-            "sparsity": float(metrics["sparsity"]),
+            "nominal_sparsity": float(metrics.nominal_sparsity or 0.0),
+            "sparsity": float(metrics.sparsity),
         })
     return levels
 
@@ -141,19 +142,19 @@ def run_gradcam(params: dict, dataset: str, model: str) -> dict:
                         dataset, model, level["level"], image_size)
     maps, probabilities = np.stack(maps), np.stack(probabilities)
 
-    record = gradcam_record(params, dataset, model, store, indices, labels, levels, maps, probabilities)
-    record["target_layers"] = layer_names
-    record["device"] = str(device)
+    record = gradcam_record(params, dataset, model, store, indices, labels, levels, maps, probabilities,
+                            target_layers=layer_names, device=str(device))
     faces = store.read(indices)
     figures = {fmt: path for fmt, path in job.outputs.items() if fmt != "record"}  # png, pdf
     write_gradcam_figure(figures, faces, maps, labels, probabilities, levels,
                          f"Grad-CAM · {dataset} · {model} (seed {params['seeds'][0]}; target: true class)")
-    write_json(job.outputs["record"], record)
-    return record
+    record.write(job.outputs["record"])
+    return record.to_dict()
 
 
-def gradcam_record(params, dataset, model, store, indices, labels, levels, maps, probabilities) -> dict:
-    """The JSON of numbers: per face and level the fake probability, the map change to dense and
+def gradcam_record(params, dataset, model, store, indices, labels, levels, maps, probabilities, *,
+                   target_layers: list[str], device: str) -> GradcamRecord:
+    """gradcam.json's record: per face and level the fake probability, the map change to dense and
     Spearman's rho to dense; per level their means; and what produced them."""
     images = []
     for n, index in enumerate(indices):
@@ -175,20 +176,21 @@ def gradcam_record(params, dataset, model, store, indices, labels, levels, maps,
             "mean_spearman": float(np.mean(rhos)) if rhos else None,
             "sample_accuracy": float(np.mean([f["predicted"] == image["label"] for f, image in zip(per_face, images)])),
         })
-    return {
-        "dataset": dataset, "model": model, "method": params["gradcam"]["method"],
-        "run_seed": params["seeds"][0], "sample_seed": params["gradcam"]["seed"],
-        "split": "test", "face_store": str(store.split_dir), "target": TARGET_DESCRIPTION,
-        "map_shape": list(maps.shape[2:]), "map_scaling": "min-max to [0, 1] per face and model",
-        "levels": summaries, "images": images,
-        "params": {
+    return GradcamRecord(
+        dataset=dataset, model=model, method=params["gradcam"]["method"],
+        run_seed=params["seeds"][0], sample_seed=params["gradcam"]["seed"],
+        split="test", face_store=str(store.split_dir), target=TARGET_DESCRIPTION, target_layers=target_layers,
+        map_shape=list(maps.shape[2:]), map_scaling="min-max to [0, 1] per face and model",
+        levels=summaries, images=images,
+        params={
             "gradcam": params["gradcam"], "normalization": params["normalization"],
             "image_size": params["faces"]["image_size"], "seeds": params["seeds"],
             "pruning": {k: params["pruning"][k] for k in ("rate", "rate_of", "levels")},
         },
-        "version": __version__,
-        "grad_cam_version": package_version("grad-cam"),
-    }
+        device=device,
+        version=__version__,
+        grad_cam_version=package_version("grad-cam"),
+    )
 
 
 def _face_numbers(level: dict, pruned_map: np.ndarray, dense_map: np.ndarray, probability_fake: float) -> dict:

@@ -91,7 +91,8 @@ class ModelSpec:
     # a large one fills the GPU alone (by FLOPs per image, see benchmarks/bench_paper_scale.py).
     gpu_slots: int = 1
     defaults: tuple[str, ...] = ()  # the params keys whose default names this model
-    description: str = ""  # one sentence for the report: what the model is, as the study uses it
+    description: str = ""  # for the report: where Grad-CAM looks in it (its target layer, in words)
+    paper_gradcam: bool = False  # the model of the paper's Grad-CAM figure (Fig. 3), which the report draws first
 
     @property
     def module(self) -> str:
@@ -121,16 +122,20 @@ def lazy_builder(path: str, loads_weights: bool = False) -> Builder:
     return build
 
 
+_MESO_TARGET = ("the output of the last conv block before its pooling, after its BatchNorm, which follows the ReLU "
+                "as in the authors' Keras model")
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (  # the study's models, in report order
     ModelSpec("mesonet", "MesoNet", lazy_builder("deepfake_lth.models.mesonet:MesoNet"), last_block_output,
-              keras_original="Meso4"),
+              keras_original="Meso4", description=_MESO_TARGET),
     ModelSpec("mesoinception", "MesoInception-4", lazy_builder("deepfake_lth.models.mesonet:MesoInception"),
-              last_block_output, keras_original="MesoInception4"),
-    ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_output),
+              last_block_output, keras_original="MesoInception4", description=_MESO_TARGET),
+    ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_output,
+              description="the output of the last conv block before its pooling, its ReLU"),
     ModelSpec("resnet18", "ResNet-18", lazy_builder("deepfake_lth.models.resnet18:build_resnet18", loads_weights=True),
-              last_residual_block, gpu_slots=4, defaults=("gradcam.models",)),
+              last_residual_block, gpu_slots=4, defaults=("gradcam.models",), description="`layer4[-1]`",
+              paper_gradcam=True),
     ModelSpec("xception", "XceptionNet", lazy_builder("deepfake_lth.models.xception:build_xception"),
-              last_exit_flow_activation, gpu_slots=4),
+              last_exit_flow_activation, gpu_slots=4, description="`act4`, the exit flow's last activation"),
 )}
 MODEL_NAMES = tuple(_REGISTRY)  # the built-in models; model_names() includes later registrations
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_lth import stages
+from deepfake_lth import paths, stages
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, atomic_path
+from deepfake_lth.models.registry import model_names, model_spec
 from deepfake_lth.report import catalog
 from deepfake_lth.report import figures as plots
 from deepfake_lth.report import paper
@@ -42,9 +43,9 @@ def build_report(params: dict) -> dict:
     and undeclared result files left on disk are named in report.md and read by nothing. Raises
     InputError when no declared metrics file exists. Each folder is replaced whole, figures last.
     """
-    results = Path(params["paths"]["results"])
-    inputs = sort_report_inputs(stages.study(params)[-1], results)
-    frame = collect_metrics(inputs.metrics, results)
+    outputs = paths.report_outputs(params)
+    inputs = sort_report_inputs(stages.study(params)[-1], paths.result_files_on_disk(params))
+    frame = collect_metrics(inputs.metrics, params["paths"]["results"])
     intervals = study_intervals(frame, inputs.predictions, params["statistics"])
     frame = add_run_intervals(frame, intervals)
     records = collect_gradcam(inputs.gradcam)
@@ -53,18 +54,18 @@ def build_report(params: dict) -> dict:
     log.info("%d metrics files, %d Grad-CAM records, %d tables; %d declared files not found, %d undeclared ignored",
              len(frame), len(records), len(tables), len(inputs.missing), len(inputs.ignored))
 
-    with atomic_dir(results / "tables") as folder:
+    with atomic_dir(outputs["tables"]) as folder:
         for table in tables:
             write_table(table, folder)
         write_runs_csv(frame, params, folder / RUNS_CSV)
-    with atomic_dir(results / "figures") as folder:
+    with atomic_dir(outputs["figures"]) as folder:
         figures = draw_figures(frame, records, params, roles, folder, intervals)
-        with atomic_path(results / "report.md") as tmp:
+        with atomic_path(outputs["report"]) as tmp:
             tmp.write_text(render_report(params, frame, records, tables, figures, roles, inputs, intervals))
     return {
-        "tables": sorted(str(p) for p in (results / "tables").iterdir()),
-        "figures": sorted(str(p) for p in (results / "figures").iterdir()),
-        "report": str(results / "report.md"),
+        "tables": sorted(str(p) for p in outputs["tables"].iterdir()),
+        "figures": sorted(str(p) for p in outputs["figures"].iterdir()),
+        "report": str(outputs["report"]),
     }
 
 
@@ -87,7 +88,7 @@ def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: 
              for name, caption in catalog.FIGURES.items()]
     main = _paper_gradcam_record(records, roles)
     for record in sorted(records, key=lambda r: (r is not main, r["dataset"], r["model"])):
-        draw = (lambda r=record: _gradcam_figure(r, subtitle))
+        draw = (lambda r=record: _gradcam_figure(r, params, subtitle))
         setting = (record["dataset"], record["model"])
         if record is main:
             drawn.append((catalog.GRADCAM_FIGURE, catalog.gradcam_caption(*setting, main=True), draw))
@@ -97,26 +98,28 @@ def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: 
         figure = draw()
         if figure is None:
             continue
-        paths = plots.save_figure(figure, folder, name, formats)
-        written[name] = {"caption": caption, "files": [f"figures/{p.name}" for p in paths]}
+        files = plots.save_figure(figure, folder, name, formats)
+        written[name] = {"caption": caption, "files": [f"figures/{p.name}" for p in files]}
     return written
 
 
-def _gradcam_figure(record: dict, subtitle: str):
-    grid = Path(record["path"]).with_name("gradcam.png")
+def _gradcam_figure(record: dict, params: dict, subtitle: str):
+    grid = paths.gradcam_outputs(params, record["dataset"], record["model"])["png"]
     if not grid.is_file():
         raise InputError(f"{grid}: Grad-CAM grid not found beside {record['path']} (rerun the gradcam stage)")
-    return plots.gradcam_grid_image(record, subtitle)
+    return plots.gradcam_grid_image(record, grid, subtitle)
 
 
 def _paper_gradcam_record(records: list[dict], roles: Roles) -> dict | None:
-    """The paper's Fig. 3 setting: ResNet-18 on the OpenForensic-role dataset, else the closest we have."""
+    """The paper's Fig. 3 setting: the model the registry marks `paper_gradcam` on the OpenForensic-role
+    dataset, else the closest we have."""
     if not records:
         return None
     source = roles.dataset(paper.OPENFORENSIC)
+    paper_models = {name for name in model_names() if model_spec(name).paper_gradcam}
 
     def preference(record):
-        return (record["dataset"] != source, record["model"] != "resnet18")
+        return (record["dataset"] != source, record["model"] not in paper_models)
 
     return min(records, key=preference)
 

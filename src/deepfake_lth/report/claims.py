@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from deepfake_lth import methods
 from deepfake_lth.config import control_levels, level_nearest, transfer_levels
-from deepfake_lth.lottery.methods import IMP_METHODS, method_label
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.cells import MISSING, p_value, signed, signed_interval
 from deepfake_lth.report.comparisons import (
-    IMP_VS_ONESHOT, TICKET_VS_CONTROL, TICKET_VS_DENSE, TRANSFER_VS_DENSE,
+    IMP_VS_ONESHOT, TICKET_VS_CONTROL, TICKET_VS_DENSE, TRANSFER_VS_DENSE, imp_methods, oneshot_methods,
 )
 from deepfake_lth.report.formats import Table
 from deepfake_lth.report.roles import Roles
@@ -36,20 +36,24 @@ class Claim:
     text: str  # with {sparsity}
     comparison: str  # the comparisons' kind it reads
     test: str  # NON_INFERIORITY or SUPERIORITY
-    b_method: str | None = None  # which b (a control) when the kind has several
+    b_method: str | None = None  # which b (a one-shot method, a control) when the kind has several
 
 
-CLAIMS = (
-    Claim("ticket_matches_dense", "IMP tickets at {sparsity} sparsity match the dense model", TICKET_VS_DENSE,
-          NON_INFERIORITY),
-    Claim("imp_beats_oneshot", "IMP beats one-shot pruning at equal sparsity ({sparsity})", IMP_VS_ONESHOT, SUPERIORITY),
-    Claim("ticket_beats_reinit", "A ticket beats its random-reinit control ({sparsity})", TICKET_VS_CONTROL,
-          SUPERIORITY, "reinit"),
-    Claim("ticket_beats_random_mask", "A ticket beats a random mask of its per-layer sparsity ({sparsity})",
-          TICKET_VS_CONTROL, SUPERIORITY, "random_mask"),
-    Claim("ticket_transfers", "Tickets transfer: the source's ticket at {sparsity}, trained on the target, matches "
-          "the target's dense model", TRANSFER_VS_DENSE, NON_INFERIORITY),
-)
+def claims() -> tuple[Claim, ...]:
+    """The paper's claims as the registered methods state them: IMP against each one-shot-family method,
+    the ticket against each control (asked when the report is built, so a method registered later is in)."""
+    return (
+        Claim("ticket_matches_dense", "IMP tickets at {sparsity} sparsity match the dense model", TICKET_VS_DENSE,
+              NON_INFERIORITY),
+        *(Claim(f"imp_beats_{m.name}", f"IMP beats {m.short_label} pruning at equal sparsity ({{sparsity}})",
+                IMP_VS_ONESHOT, SUPERIORITY, m.name) for m in map(methods.method, oneshot_methods())),
+        *(Claim(f"ticket_beats_{m.name}", f"A ticket beats {m.opponent} ({{sparsity}})",
+                TICKET_VS_CONTROL, SUPERIORITY, m.name) for m in map(methods.method, methods.control_methods())),
+        Claim("ticket_transfers", "Tickets transfer: the source's ticket at {sparsity}, trained on the target, "
+              "matches the target's dense model", TRANSFER_VS_DENSE, NON_INFERIORITY),
+    )
+
+
 SPARSITIES = (0.6, 0.8)  # the paper's two named sparsities
 
 
@@ -71,7 +75,7 @@ def claims_frame(comparisons: pd.DataFrame, frame: pd.DataFrame, params: dict, r
     margin = params["statistics"]["margin"]
     settings = _settings(frame, params)
     rows = []
-    for claim in CLAIMS:
+    for claim in claims():
         for sparsity in SPARSITIES:
             for source, dataset, model in settings[claim.comparison == TRANSFER_VS_DENSE]:
                 rows.append(_claim_row(claim, sparsity, source, dataset, model, comparisons, params, roles, margin))
@@ -102,9 +106,10 @@ def _ticket_method(params, comparison: str) -> str:
     if comparison == TICKET_VS_CONTROL:  # the controls copy this ticket's mask, whatever its method
         return ticket
     allowed = params["transfer"]["methods"] if comparison == TRANSFER_VS_DENSE else params["pruning"]["methods"]
-    if ticket in IMP_METHODS and ticket in allowed:
+    imp = imp_methods()
+    if ticket in imp and ticket in allowed:
         return ticket
-    return next((m for m in allowed if m in IMP_METHODS), ticket)
+    return next((m for m in allowed if m in imp), ticket)
 
 
 def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, params, roles, margin) -> dict:
@@ -140,11 +145,11 @@ def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, para
 def _untestable(claim: Claim, level: int, params) -> str | None:
     if claim.comparison == TICKET_VS_CONTROL:
         if claim.b_method not in params["pruning"]["controls"]["methods"]:
-            return f"the study runs no {method_label(claim.b_method)}"
+            return f"the study runs no {methods.label(claim.b_method)}"
         if level not in control_levels(params):
             return "no controls at this sparsity (pruning.controls.sparsities)"
-    if claim.comparison == IMP_VS_ONESHOT and "oneshot" not in params["pruning"]["methods"]:
-        return "the study runs no one-shot pruning"
+    if claim.comparison == IMP_VS_ONESHOT and claim.b_method not in params["pruning"]["methods"]:
+        return f"the study runs no {methods.label(claim.b_method)} pruning"
     if claim.comparison == TRANSFER_VS_DENSE and level not in transfer_levels(params):
         return "no transfer at this sparsity (transfer.sparsities)"
     return None
@@ -154,11 +159,14 @@ def _paper_figure(claim: Claim, sparsity, source, dataset, model, ticket, roles:
     """The paper's own difference for this claim where it prints one (points), else ''."""
     role = next((r for r in (paper.OPENFORENSIC, paper.FFPP) if roles.dataset(r) == dataset), None)
     if claim.comparison == TICKET_VS_DENSE:
-        pair = _paper_value("in_domain", role, model, ticket, sparsity), _paper_value("in_domain", role, model, "dense", 0.0)
+        pair = (_paper_value("in_domain", role, model, ticket, sparsity),
+                _paper_value("in_domain", role, model, methods.DENSE, 0.0))
     elif claim.comparison == TRANSFER_VS_DENSE and (source, dataset) == (roles.dataset(paper.OPENFORENSIC),
                                                                           roles.dataset(paper.FFPP)):
-        pair = _paper_value("transfer", paper.FFPP, model, "imp", sparsity), _paper_value("transfer", paper.FFPP, model, "dense", 0.0)
-    elif claim.comparison == IMP_VS_ONESHOT and sparsity == 0.8 and role is not None:
+        pair = (_paper_value("transfer", paper.FFPP, model, methods.IMP, sparsity),  # Table I's "IMP": the family
+                _paper_value("transfer", paper.FFPP, model, methods.DENSE, 0.0))
+    elif (claim.comparison == IMP_VS_ONESHOT and sparsity == 0.8 and role is not None
+          and claim.b_method in {n.method for n in paper.PAPER_NUMBERS}):  # the paper's own one-shot
         return paper.IMP_OVER_ONESHOT_AT_80[role]
     else:
         return ""

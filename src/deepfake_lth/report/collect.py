@@ -1,4 +1,5 @@
-"""Reading the stages' result files (metrics.json, gradcam.json) into flat tables for the report.
+"""Reading the stages' result files (metrics.json, gradcam.json, through their records) into flat tables
+for the report.
 
 The report reads exactly the files its job in the stage table declares. Result files on disk that
 the declared study does not contain (a dropped seed, dataset or model, a lowered pruning.levels)
@@ -13,10 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from deepfake_lth.errors import InputError
-from deepfake_lth.io import read_json
+from deepfake_lth.records import MetricsRecord, read_gradcam, read_metrics
 from deepfake_lth.report.cells import as_float
 
-REQUIRED_KEYS = ("stage", "dataset", "model", "seed", "method", "level", "sparsity")
 SPLIT_METRICS = ("accuracy", "auc", "eer", "ap", "loss", "n")
 COUNT_KEYS = ("remaining_weights", "prunable_weights", "total_parameters", "epochs", "best_epoch")
 
@@ -32,13 +32,11 @@ class ReportInputs:
     ignored: list[Path]  # result files under results/ that the declared study does not contain
 
 
-def sort_report_inputs(job, results_dir: str | Path) -> ReportInputs:
-    """Split the report `job`'s declared inputs into present and missing, and find the undeclared."""
+def sort_report_inputs(job, on_disk: list[Path]) -> ReportInputs:
+    """Split the report `job`'s declared inputs into present and missing, and find the undeclared among
+    the result files `on_disk` (paths.result_files_on_disk)."""
     declared_metrics, declared_gradcam = list(job.inputs["metrics"]), list(job.inputs["gradcam"])
     declared = {Path(p) for p in declared_metrics + declared_gradcam}
-    results_dir = Path(results_dir)
-    on_disk = [*(results_dir / "runs").glob("**/metrics.json"), *(results_dir / "transfer").glob("**/metrics.json"),
-               *(results_dir / "gradcam").glob("*/*/gradcam.json")]
     return ReportInputs(
         metrics=[p for p in declared_metrics if p.is_file()],
         predictions=dict(zip(map(Path, declared_metrics), map(Path, job.inputs["predictions"]))),
@@ -53,41 +51,33 @@ def collect_metrics(files: list[Path], results_dir: str | Path) -> pd.DataFrame:
 
     Split metrics become columns `<split>_<metric>` (e.g. test_accuracy, fractions as written);
     video-level ones `<split>_video_<metric>`. Raise InputError when there is no metrics file at
-    all, or naming the file when one lacks a required key.
+    all, or naming the file when one is not a metrics record (MetricsRecord.REQUIRED missing, say).
     """
     if not files:
         raise InputError(f"{Path(results_dir)}: no metrics.json of the declared study under runs/ or transfer/ "
                          "(run the train and prune stages first)")
-    return pd.DataFrame([_metrics_row(path, read_json(path)) for path in files])
+    return pd.DataFrame([_metrics_row(path, read_metrics(path)) for path in files])
 
 
-def _metrics_row(path: Path, metrics: dict) -> dict:
-    if not isinstance(metrics, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    missing = [key for key in REQUIRED_KEYS if key not in metrics]
-    test = metrics.get("splits", {}).get("test") if isinstance(metrics.get("splits"), dict) else None
-    if not isinstance(test, dict) or "accuracy" not in test:
-        missing.append("splits.test.accuracy")
-    if missing:
-        raise InputError(f"{path}: metrics file lacks {', '.join(missing)}")
+def _metrics_row(path: Path, metrics: MetricsRecord) -> dict:
     row = {
         "path": str(path),
-        "stage": metrics["stage"],
-        "dataset": metrics["dataset"],
-        "source_dataset": metrics.get("source_dataset"),
-        "model": metrics["model"],
-        "seed": int(metrics["seed"]),
-        "method": metrics["method"],
-        "level": int(metrics["level"]),
-        "nominal_sparsity": as_float(metrics.get("nominal_sparsity")),
-        "sparsity": as_float(metrics["sparsity"]),
-        "stopped_early": metrics.get("stopped_early"),
-        "version": metrics.get("version"),
-        "params": metrics.get("params") or {},
+        "stage": metrics.stage,
+        "dataset": metrics.dataset,
+        "source_dataset": metrics.source_dataset,
+        "model": metrics.model,
+        "seed": int(metrics.seed),
+        "method": metrics.method,
+        "level": int(metrics.level),
+        "nominal_sparsity": as_float(metrics.nominal_sparsity),
+        "sparsity": as_float(metrics.sparsity),
+        "stopped_early": metrics.stopped_early,
+        "version": metrics.version,
+        "params": metrics.params or {},
     }
     for key in COUNT_KEYS:
-        row[key] = as_float(metrics.get(key))
-    for split, values in metrics["splits"].items():
+        row[key] = as_float(getattr(metrics, key))
+    for split, values in metrics.splits.items():
         values = values or {}
         for name in SPLIT_METRICS:
             row[f"{split}_{name}"] = as_float(values.get(name))
@@ -97,12 +87,5 @@ def _metrics_row(path: Path, metrics: dict) -> dict:
 
 
 def collect_gradcam(files: list[Path]) -> list[dict]:
-    """The contents of each gradcam.json, each with its `path` added."""
-    records = []
-    for path in files:
-        record = read_json(path)
-        if not isinstance(record, dict) or "levels" not in record:
-            raise InputError(f"{path}: not a Grad-CAM record (no 'levels')")
-        record["path"] = str(path)
-        records.append(record)
-    return records
+    """The contents of each gradcam.json (GradcamRecord.to_dict), each with its `path` added."""
+    return [{**read_gradcam(path).to_dict(), "path": str(path)} for path in files]

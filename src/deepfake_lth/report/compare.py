@@ -7,11 +7,12 @@ import math
 
 import pandas as pd
 
+from deepfake_lth import methods
 from deepfake_lth.config import level_nearest
-from deepfake_lth.lottery.methods import IMP_METHODS, method_label
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.cells import count, is_missing, mean_pm_std, number, signed
+from deepfake_lth.report.comparisons import imp_methods
 from deepfake_lth.report.formats import Table
 from deepfake_lth.report.intervals import Intervals
 from deepfake_lth.report.roles import Roles
@@ -39,7 +40,7 @@ def paper_comparison_table(frame: pd.DataFrame, params: dict, roles: Roles, inte
         "setting": numbers["setting"],
         "our data": numbers["dataset"].fillna("not configured"),
         "model": numbers["model"].map(model_label),
-        "method (ours)": numbers["method"].map(method_label),
+        "method (ours)": numbers["method"].map(methods.label),
         "paper sparsity %": numbers["paper_sparsity_pct"].map(lambda v: number(v, 0)),
         "our sparsity %": numbers["sparsity_pct"].map(lambda v: number(v, 1)),
         "quantity": numbers["quantity"].map(QUANTITY_LABELS),
@@ -62,11 +63,11 @@ def _compare(number_: paper.PaperNumber, frame, params, roles: Roles, intervals:
         dataset = None if source is None or target is None else f"{source} → {target}"
     else:
         dataset = roles.dataset(number_.role)
-    level = 0 if number_.method == "dense" else level_nearest(params, number_.sparsity)
+    level = 0 if number_.method == methods.DENSE else level_nearest(params, number_.sparsity)
     rows = _our_rows(frame, number_, source, target, level)
     method = number_.method if rows.empty else rows["method"].iloc[0]
-    if method == "imp":
-        method = IMP_METHODS[0]
+    if method == methods.IMP:  # Table I's "IMP" (the family, scope unstated) that we did not run
+        method = imp_methods()[0]
     if number_.quantity == "remaining_weights":
         values = rows["remaining_weights"]
     else:
@@ -99,10 +100,10 @@ def _compare(number_: paper.PaperNumber, frame, params, roles: Roles, intervals:
 def _our_rows(frame, number_: paper.PaperNumber, source, target, level) -> pd.DataFrame:
     """Our metrics rows that correspond to one paper number (empty when we have none)."""
     own = in_domain(frame)
-    if number_.setting == "transfer" and number_.method != "dense":
+    if number_.setting == "transfer" and number_.method != methods.DENSE:
         cells = transferred(frame)
         cells = cells[(cells["source_dataset"] == source) & (cells["dataset"] == target)]
-        candidates = list(IMP_METHODS) if number_.method == "imp" else [number_.method]
+        candidates = list(imp_methods()) if number_.method == methods.IMP else [number_.method]
         for method in candidates:  # Table I's "IMP" does not say which scope: the first we ran
             hits = cells[(cells["model"] == number_.model) & (cells["method"] == method) & (cells["level"] == level)]
             if not hits.empty:
@@ -114,7 +115,7 @@ def _our_rows(frame, number_: paper.PaperNumber, source, target, level) -> pd.Da
 
 
 def _compare_size(model: str, frame, roles: Roles) -> dict:
-    dense = in_domain(frame)[lambda f: (f["model"] == model) & (f["method"] == "dense")]
+    dense = in_domain(frame)[lambda f: (f["model"] == model) & (f["method"] == methods.DENSE)]
     preferred = dense[dense["dataset"] == roles.dataset(paper.OPENFORENSIC)]
     dense = preferred if not preferred.empty else dense
     mean = dense["total_parameters"].mean() / 1e6 if len(dense) else NAN
@@ -122,7 +123,7 @@ def _compare_size(model: str, frame, roles: Roles) -> dict:
     return {
         "setting": "model size", "paper_role": None,
         "dataset": dense["dataset"].iloc[0] if len(dense) else None,
-        "model": model, "method": "dense", "level": 0, "paper_sparsity_pct": 0.0, "sparsity_pct": NAN,
+        "model": model, "method": methods.DENSE, "level": 0, "paper_sparsity_pct": 0.0, "sparsity_pct": NAN,
         "quantity": "total_parameters_millions", "paper": stated, "ours_mean": mean, "ours_std": NAN,
         "ours_ci_low": NAN, "ours_ci_high": NAN,
         "n_seeds": int(dense["seed"].nunique()), "difference": mean - stated, "source": "Sec. III text",

@@ -1,8 +1,8 @@
 """Every paired comparison the paper makes, scored on the same test faces: Δ accuracy and Δ AUC with a
 paired, grouped bootstrap interval (hierarchical over seeds) and an exact McNemar p-value.
 
-- a ticket (IMP-Global, IMP-Local, one-shot) against its dense model, at each level;
-- each IMP method against one-shot at the same level;
+- a ticket (each method that makes its own mask) against its dense model, at each level;
+- each method of the IMP family against each of the one-shot family at the same level;
 - the controls' ticket against each control at the control levels;
 - a transferred ticket against the target's dense model and against the target's own ticket.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from deepfake_lth.lottery.methods import CONTROL_METHODS, IMP_METHODS, PRUNING_METHODS, method_label
+from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report.cells import MISSING, p_value, signed_interval
 from deepfake_lth.report.formats import Table
@@ -23,6 +23,16 @@ from deepfake_lth.report.summary import in_domain, sort_rows, transferred
 
 TICKET_VS_DENSE, IMP_VS_ONESHOT, TICKET_VS_CONTROL = "ticket − dense", "IMP − one-shot", "ticket − control"
 TRANSFER_VS_DENSE, TRANSFER_VS_OWN = "transferred − target dense", "transferred − target's own ticket"
+
+
+def imp_methods() -> tuple[str, ...]:
+    """The registered methods of the IMP family (the a side of IMP − one-shot)."""
+    return methods.names(lambda m: m.family == methods.IMP)
+
+
+def oneshot_methods() -> tuple[str, ...]:
+    """The registered methods of the one-shot family (the b side of IMP − one-shot)."""
+    return methods.names(lambda m: m.family == methods.ONESHOT)
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,9 @@ class Side:
         return cls(method, level, dict(zip(hits["seed"].astype(int), hits["path"])), float(hits["sparsity"].mean()))
 
     def label(self) -> str:
-        return "dense" if self.method == "dense" else f"{method_label(self.method)} L{self.level} ({100 * self.sparsity:.1f}%)"
+        if self.method == methods.DENSE:
+            return methods.label(self.method)
+        return f"{methods.label(self.method)} L{self.level} ({100 * self.sparsity:.1f}%)"
 
 
 def comparisons_frame(frame: pd.DataFrame, params: dict, intervals: Intervals) -> pd.DataFrame:
@@ -51,16 +63,18 @@ def comparisons_frame(frame: pd.DataFrame, params: dict, intervals: Intervals) -
     rows = []
     own = in_domain(frame)
     for (dataset, model), runs in own.groupby(["dataset", "model"], sort=False):
-        dense = Side.of(runs, "dense", 0)
+        dense = Side.of(runs, methods.DENSE, 0)
         levels = sorted(set(runs["level"]) - {0})
         for level in levels:
-            tickets = {m: Side.of(runs, m, level) for m in PRUNING_METHODS}
+            tickets = {m: Side.of(runs, m, level) for m in methods.pruning_methods()}
             for ticket in filter(None, tickets.values()):
                 rows.append(_row(TICKET_VS_DENSE, None, dataset, model, level, ticket, dense, intervals))
-            for imp in IMP_METHODS:
-                rows.append(_row(IMP_VS_ONESHOT, None, dataset, model, level, tickets[imp], tickets["oneshot"], intervals))
+            for imp in imp_methods():
+                for one_shot in oneshot_methods():
+                    rows.append(_row(IMP_VS_ONESHOT, None, dataset, model, level, tickets[imp], tickets[one_shot],
+                                     intervals))
             ticket = tickets.get(params["pruning"]["controls"]["ticket"])
-            for control in CONTROL_METHODS:
+            for control in methods.control_methods():
                 rows.append(_row(TICKET_VS_CONTROL, None, dataset, model, level, ticket, Side.of(runs, control, level),
                                  intervals))
     moved = transferred(frame)
@@ -68,8 +82,8 @@ def comparisons_frame(frame: pd.DataFrame, params: dict, intervals: Intervals) -
         target_runs = own[(own["dataset"] == target) & (own["model"] == model)]
         for (method, level), _ in cells.groupby(["method", "level"], sort=False):
             ticket = Side.of(cells, method, level)
-            rows.append(_row(TRANSFER_VS_DENSE, source, target, model, level, ticket, Side.of(target_runs, "dense", 0),
-                             intervals))
+            rows.append(_row(TRANSFER_VS_DENSE, source, target, model, level, ticket,
+                             Side.of(target_runs, methods.DENSE, 0), intervals))
             rows.append(_row(TRANSFER_VS_OWN, source, target, model, level, ticket,
                              Side.of(target_runs, method, level), intervals))
     table = pd.DataFrame([r for r in rows if r is not None])

@@ -5,32 +5,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from deepfake_lth import __version__
-from deepfake_lth.config import levels_nearest, pruning_levels, sparsity_at_level
-from deepfake_lth.lottery.methods import method_label
+from deepfake_lth import __version__, methods
 from deepfake_lth.report import catalog, paper
+from deepfake_lth.report.assumptions import assumptions_section, stale_section
+from deepfake_lth.report.assumptions import starting_weights as _starting_weights  # noqa: F401 (tests import it here)
 from deepfake_lth.report.collect import ReportInputs
+from deepfake_lth.report.comparisons import imp_methods
 from deepfake_lth.report.description import FIGURES_HEADING, TABLES_HEADING
 from deepfake_lth.report.formats import Table, to_markdown
 from deepfake_lth.report.intervals import Intervals
 from deepfake_lth.report.roles import Roles, data_kind
 from deepfake_lth.report.summary import in_domain
-
-# Settings whose value in a metrics file's `params` must equal params.yaml for the report to describe it.
-COMPARED_SETTINGS = {
-    "training": lambda p: {k: v for k, v in p["training"].items() if k != "num_workers"},
-    "pruning": lambda p: {k: p["pruning"][k] for k in ("rate", "rate_of", "rewind", "prune_output_layer", "oneshot_scope")},
-    "image_size": lambda p: p["faces"]["image_size"],
-    "normalization": lambda p: p["normalization"],
-}
-TARGET_LAYERS_TEXT = ("the output of the last conv block before its pooling (MesoNet and MesoInception-4: after its "
-                      "BatchNorm, which follows the ReLU as in the authors' Keras model; CNN-5: its ReLU), "
-                      "`layer4[-1]` (ResNet-18), `act4` (XceptionNet: the exit flow's last activation)")
-REWIND_TEXT = {
-    "init": "surviving weights reset to their initial values θ0 after each pruning step (classic LTH)",
-    "iteration": "surviving weights reset to θk, the weights after k = {k} optimiser steps of the dense run",
-    "none": "no reset: the pruned trained weights keep training (the paper's Algorithm 1 read literally)",
-}
 
 
 def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict], tables: list[Table],
@@ -41,8 +26,8 @@ def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict]
         _inputs_section(params, inputs),
         _claims_section(params, frame, tables, intervals),
         _data_section(params, frame, roles),
-        _assumptions_section(params, frame, gradcam_records),
-        _stale_section(params, frame),
+        assumptions_section(params, frame, gradcam_records),
+        stale_section(params, frame),
         _comparison_section(tables, roles),
         _tables_section(tables),
         _figures_section(figures),
@@ -168,88 +153,15 @@ def _data_section(params, frame, roles: Roles) -> str:
     ])
 
 
-def _assumptions_section(params, frame, gradcam_records) -> str:
-    p, t = params["pruning"], params["training"]
-    nominal = ", ".join(
-        f"L{level} {100 * sparsity_at_level(level, p['rate'], p['rate_of']):.1f}%" for level in pruning_levels(params)
-    )
-    controls = p["controls"]
-    transfer = params.get("transfer", {})
-    gradcam = params.get("gradcam", {})
-    target_layers = sorted({f"{r['model']}: `{', '.join(r.get('target_layers', []))}`" for r in gradcam_records})
-    items = [
-        f"Models: {', '.join(params['models'])}; starting weights: {_starting_weights(params)}.",
-        f"Faces: {params['faces']['image_size']}×{params['faces']['image_size']} px; normalisation mean "
-        f"{params['normalization']['mean']}, std {params['normalization']['std']}.",
-        f"Training: {t['optimizer']}, learning rate {t['learning_rate']}, weight decay {t['weight_decay']}, "
-        f"batch {t['batch_size']}, at most {t['max_epochs']} epochs, early stopping after {t['patience']} epochs "
-        f"without validation-loss improvement, random horizontal flip {'on' if t['hflip'] else 'off'}; "
-        + ("BatchNorm statistics recomputed over the training split before each evaluation; "
-           if t["bn_recalibration"] else "")
-        + "the model is selected on the validation split and the test split is evaluated once.",
-        f"Seeds: {', '.join(map(str, params['seeds']))} (seeds found in the results: "
-        f"{', '.join(map(str, sorted(set(frame['seed']))))}).",
-        f"Pruning: unstructured magnitude pruning, {100 * p['rate']:g}% per level of the "
-        f"{'remaining' if p['rate_of'] == 'remaining' else 'original'} weights, {p['levels']} levels; nominal "
-        f"sparsity per level: {nominal}.",
-        f"Methods: {', '.join(method_label(m) for m in p['methods'])}. IMP-Global ranks all prunable weights "
-        "together, IMP-Local each tensor on its own; one-shot prunes the trained dense model in one step to "
-        f"each level's sparsity with {p['oneshot_scope']} scope, then rewinds and retrains like IMP.",
-        f"Prunable tensors: conv and linear weights; never biases or BatchNorm; the output layer "
-        f"{'is' if p['prune_output_layer'] else 'is not'} pruned.",
-        f"Rewinding: {REWIND_TEXT[p['rewind']].format(k=t['rewind_iteration'])}.",
-        f"Controls: {', '.join(method_label(m) for m in controls['methods']) or 'none'} against the "
-        f"{method_label(controls['ticket'])} ticket at the levels nearest {_pct_list(controls['sparsities'])} "
-        f"(levels {_levels(params, controls['sparsities'])}); reinit keeps the ticket's mask with fresh random "
-        "weights, random mask keeps the ticket's per-layer sparsity with a random mask.",
-        "Transfer: "
-        + ("; ".join(f"{s} → {d}" for s, d in transfer.get("pairs", [])) or "none configured")
-        + (f", methods {', '.join(method_label(m) for m in transfer.get('methods', []))} at the levels nearest "
-           f"{_pct_list(transfer.get('sparsities', []))} (levels {_levels(params, transfer.get('sparsities', []))}); "
-           "the ticket (mask and its rewind weights) found on the source is trained and tested on the target; "
-           "the baseline is the target's own dense run" if transfer.get("pairs") else "") + ".",
-        f"Grad-CAM: models {', '.join(gradcam.get('models', []))}, dense against {method_label(gradcam.get('method', ''))} "
-        f"at the levels nearest {_pct_list(gradcam.get('sparsities', []))} (levels {_levels(params, gradcam.get('sparsities', []))}), "
-        f"{gradcam.get('images_per_class')} real and {gradcam.get('images_per_class')} fake test faces drawn with "
-        f"seed {gradcam.get('seed')}, of the first seed's runs; target: the true class; target layers "
-        + ("; ".join(target_layers) if target_layers else TARGET_LAYERS_TEXT)
-        + "; change of attention = Frobenius norm of (pruned map − dense map), maps scaled to [0, 1] per face.",
-        f"Device: {params.get('device', 'auto')}.",
-    ]
-    return "\n".join(["## Assumptions in force (params.yaml)", "", *[f"- {item}" for item in items], ""])
-
-
-def _stale_section(params, frame) -> str:
-    """Settings in the metrics files that differ from params.yaml (results from an older configuration)."""
-    expected = {key: get(params) for key, get in COMPARED_SETTINGS.items()}
-    mismatches: dict[str, int] = {}
-    for record in frame["params"]:
-        for key, value in expected.items():
-            if key not in record:
-                continue
-            found = record[key]
-            if isinstance(value, dict) and isinstance(found, dict):
-                found = {k: found.get(k) for k in value}
-            if found != value:
-                label = f"`{key}`: {found} in the results, {value} in params.yaml"
-                mismatches[label] = mismatches.get(label, 0) + 1
-    if not mismatches:
-        return ""
-    lines = ["## Warning: results from other settings", "",
-             "Some metrics files were produced with settings that differ from params.yaml; their numbers do "
-             "not follow the assumptions above:", ""]
-    lines += [f"- {label} ({n} files)" for label, n in sorted(mismatches.items())]
-    return "\n".join(lines + [""])
-
-
 def _comparison_section(tables: list[Table], roles: Roles) -> str:
     table = next((t for t in tables if t.name == "table5_paper_comparison"), None)
     if table is None:
         return ""
     return "\n".join([
         "## The paper's numbers beside ours", "",
-        f"{roles.how} The paper's Table I says only \"IMP\"; our column uses the first of IMP-Global and "
-        "IMP-Local that was run on the transfer pair. \"not run\" marks a number with no matching result. "
+        f"{roles.how} The paper's Table I says only \"IMP\"; our column uses the first of "
+        f"{' and '.join(map(methods.label, imp_methods()))} that was run on the transfer pair. \"not run\" marks a "
+        "number with no matching result. "
         "XceptionNet's numbers are those of the paper's v2.", "",
         to_markdown(table.display),
     ])
@@ -291,19 +203,3 @@ def _paper_section() -> str:
               "From PAPER.md; the paper's numbers above are quoted as printed, contradictions included.", ""]
     lines += [f"- {item}" for item in paper.KNOWN_CONTRADICTIONS]
     return "\n".join(lines + [""])
-
-
-def _starting_weights(params) -> str:
-    """Each model's starting point (params.yaml model_weights; metrics.json records it per run)."""
-    files = {m: params.get("model_weights", {}).get(m) for m in params["models"]}
-    named = [f"{model} from `{path}`" for model, path in files.items() if path]
-    rest = [model for model, path in files.items() if not path]
-    return "; ".join(named + ([f"{', '.join(rest)} randomly initialised (nothing downloaded)"] if rest else []))
-
-
-def _pct_list(values) -> str:
-    return ", ".join(f"{100 * v:g}%" for v in values) or "–"
-
-
-def _levels(params, sparsities) -> str:
-    return ", ".join(map(str, levels_nearest(params, list(sparsities)))) if sparsities else "–"

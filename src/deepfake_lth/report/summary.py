@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
-from deepfake_lth.lottery.methods import METHOD_ORDER
+from deepfake_lth import methods
+
+# Columns of summarize_over_seeds: test accuracy in percent (mean, std) and its 95% interval.
+ACCURACY = ("test_accuracy_pct_mean", "test_accuracy_pct_std")
+CI = ("test_accuracy_pct_ci_low", "test_accuracy_pct_ci_high")
 
 
 def in_domain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -61,12 +67,12 @@ def summarize_over_seeds(frame: pd.DataFrame, keys: list[str], intervals=None) -
 
 
 def sort_rows(table: pd.DataFrame, params: dict) -> pd.DataFrame:
-    """Rows in the order of params.yaml (datasets, models), then METHOD_ORDER, then level."""
+    """Rows in the order of params.yaml (datasets, models), then the method registry's order, then level."""
     preferred = {
         "dataset": list(params.get("datasets", {})),
         "source_dataset": list(params.get("datasets", {})),
         "model": list(params.get("models", [])),
-        "method": list(METHOD_ORDER),
+        "method": list(methods.order()),
     }
     keys = [c for c in ("source_dataset", "dataset", "model", "method", "level") if c in table.columns]
     if table.empty or not keys:
@@ -85,3 +91,10 @@ def ordered(names, preferred: list[str]) -> list[str]:
     """The distinct `names`, those in `preferred` first in its order, the rest sorted."""
     names = {n for n in names if isinstance(n, str)}
     return [n for n in preferred if n in names] + sorted(names - set(preferred))
+
+
+def value_at(indexed: pd.DataFrame, key, column: str) -> float:
+    """`indexed.loc[key, column]` as a float; NaN when there is no row `key`."""
+    if key not in indexed.index:
+        return math.nan
+    return float(indexed.loc[key, column])

@@ -20,8 +20,9 @@ import deepfake_lth
 from deepfake_lth import phases, stages
 from deepfake_lth.config import sparsity_at_level
 from deepfake_lth.device import choose_device, derive_seed, seed_everything, use_torch_threads
-from deepfake_lth.io import save_tensors, write_csv, write_json
+from deepfake_lth.io import save_tensors, write_csv
 from deepfake_lth.predictions import write_predictions
+from deepfake_lth.records import MetricsRecord
 from deepfake_lth.models.masking import Mask, MaskKeeper, full_mask, sparsity_summary
 from deepfake_lth.models.registry import (
     build_model,
@@ -160,14 +161,14 @@ class _Fit:
         save_tensors(self.outputs["final"], self.best_state)
         write_csv(self.outputs["history"], self.progress.history)
         write_predictions(self.outputs["predictions"], predictions)
-        write_json(self.outputs["metrics"], metrics)
+        metrics.write(self.outputs["metrics"])
         self.resume_path.unlink(missing_ok=True)
         phases.mark("writes")
-        return metrics
+        return metrics.to_dict()
 
-    def _final_metrics(self) -> tuple[dict, dict]:
-        """Evaluate the selected weights on validation and, once, on test; return metrics.json and each
-        split's (labels, fake probabilities, groups) for predictions.csv."""
+    def _final_metrics(self) -> tuple[MetricsRecord, dict]:
+        """Evaluate the selected weights on validation and, once, on test; return the metrics record and
+        each split's (labels, fake probabilities, groups) for predictions.csv."""
         split_results, predictions = {}, {}
         for split in ("validation", "test"):
             groups = getattr(self.splits, split).store.groups
@@ -184,7 +185,7 @@ def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: Fac
               on_epoch_end: Callable[[int], None] | None = None) -> dict:
     """Train `model` (already holding its start weights) under `mask` (None: dense); write the job's
     `outputs` "final", "history", "predictions" and "metrics" (final.pt, history.csv, predictions.csv,
-    metrics.json) and return the metrics.
+    metrics.json) and return the metrics as written (MetricsRecord.to_dict).
 
     Resumes from resume.pt beside them when an interrupted run of the same inputs left it.
     `on_epoch_end(epoch)` is called after each epoch's resume checkpoint is written.
@@ -201,28 +202,23 @@ def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: Fac
     return fit.finish()
 
 
-def _metrics_document(params, identity, model, mask, progress, record, split_results, execution) -> dict:
+def _metrics_document(params, identity, model, mask, progress, record, split_results, execution) -> MetricsRecord:
     """metrics.json: the run's identity, sparsity, epochs, split metrics, parameters and execution."""
     training, pruning = params["training"], params["pruning"]
-    return {
-        "stage": identity.stage,
-        "dataset": identity.dataset,
-        "source_dataset": identity.source_dataset,
-        "model": identity.model,
-        "seed": identity.seed,
-        "method": identity.method,
-        "level": identity.level,
-        "nominal_sparsity": sparsity_at_level(identity.level, pruning["rate"], pruning["rate_of"]),
+    return MetricsRecord(
+        stage=identity.stage, dataset=identity.dataset, source_dataset=identity.source_dataset,
+        model=identity.model, seed=identity.seed, method=identity.method, level=identity.level,
+        nominal_sparsity=sparsity_at_level(identity.level, pruning["rate"], pruning["rate_of"]),
         **sparsity_summary(mask),
-        "total_parameters": count_parameters(model),
-        "epochs": progress.epoch,
-        "best_epoch": progress.best_epoch,
-        "stopped_early": progress.epoch < training["max_epochs"],
-        "splits": split_results,
-        "params": record,
-        "execution": execution,
-        "version": deepfake_lth.__version__,
-    }
+        total_parameters=count_parameters(model),
+        epochs=progress.epoch,
+        best_epoch=progress.best_epoch,
+        stopped_early=progress.epoch < training["max_epochs"],
+        splits=split_results,
+        params=record,
+        execution=execution,
+        version=deepfake_lth.__version__,
+    )
 
 
 def new_model(params: dict, name: str, image_size: int, seed: int) -> nn.Module:
