@@ -117,3 +117,32 @@ def test_each_method_keeps_exactly_the_levels_count_and_runs_at_the_control_leve
     assert abs(metrics["sparsity"] - nominal) * metrics["prunable_weights"] <= 0.5
     again = run_level(params, "demo_gan", model, 0, method, level)
     assert again["splits"]["test"]["accuracy"] == metrics["splits"]["test"]["accuracy"]  # same seed, same numbers
+
+
+def test_the_report_states_whether_imp_beats_pruning_at_initialisation(tmp_path):
+    """A study with SNIP at the controls' levels gets the claim, with its paired interval, per setting."""
+    import pandas as pd
+
+    from deepfake_lth.paths import level_dir
+    from deepfake_lth.report.build import build_report
+    from test_report import MODELS, SOURCE, TARGET, accuracy_of, make_params, write_metrics, write_results_tree
+
+    params = make_params(tmp_path, pruning={"levels": 7, "methods": ["imp_global", "imp_local", "oneshot", "snip"],
+                                            "controls": {"ticket": "imp_global", "sparsities": [0.6, 0.8]}})
+    write_results_tree(params)
+    for dataset in (SOURCE, TARGET):
+        for model in MODELS:
+            for seed in params["seeds"]:
+                for level in (4, 7):
+                    write_metrics(level_dir(params, dataset, model, seed, "snip", level), stage="prune",
+                                  dataset=dataset, model=model, seed=seed, method="snip", level=level,
+                                  accuracy=accuracy_of(dataset, model, seed, "snip", level) - 0.15)
+    build_report(params)
+    claims = pd.read_csv(tmp_path / "results" / "tables" / "claims.csv")
+    rows = claims[claims["key"] == "imp_beats_snip"]
+    assert len(rows) == 2 * 2 * len(MODELS)  # two sparsities, two datasets
+    assert rows["claim"].str.contains("pruning at initialisation \\(SNIP\\)").all()
+    assert (rows["delta_pct"] > 5).all() and (rows["ci_low"] > 0).all()  # SNIP 15 points worse on every face set
+    assert set(rows["verdict"]) <= {"holds", "inconclusive"} and "holds" in set(rows["verdict"])  # p: worst seed
+    comparisons = pd.read_csv(tmp_path / "results" / "tables" / "comparisons.csv")
+    assert (comparisons["b_method"] == "snip").sum() == 2 * 2 * 2 * len(MODELS)  # IMP-Global and -Local, 2 levels, 2 datasets

@@ -4,6 +4,9 @@ heatmap per model and one sentence each for report.md."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -11,13 +14,45 @@ from matplotlib.figure import Figure
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.records import read_metrics
+from deepfake_lth.report.catalog import (
+    LAYER_FIGURE, OVERLAP_FIGURE, OVERLAP_TABLE, per_model_caption, per_model_figure,
+)
 from deepfake_lth.report.formats import Table
-from deepfake_lth.report.mask_pairs import DATASETS
-from deepfake_lth.report.overlap import ALL_LAYERS, COLUMNS
+from deepfake_lth.report.mask_pairs import DATASETS, overlap_pairs
+from deepfake_lth.report.overlap import ALL_LAYERS, COLUMNS, overlap_frame
 from deepfake_lth.report.plotting import finish, panel_grid, theme
 
-OVERLAP_TABLE = "mask_overlap"
-LAYER_FIGURE, OVERLAP_FIGURE = "fig_layer_sparsity", "fig_mask_overlap"  # one per model: <name>_<model>
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    kept: pd.DataFrame  # layer_kept
+    overlap: pd.DataFrame  # overlap.overlap_frame of the study's pairs
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, params: dict) -> "Anatomy":
+        return cls(layer_kept(frame), overlap_frame(overlap_pairs(params)))
+
+    def tables(self) -> list[Table]:
+        return [overlap_table(self.overlap)] if not self.overlap.empty else []
+
+    def figures(self, models: list[str], subtitle: str) -> list[tuple[str, str, Callable]]:
+        """(name, caption, draw) of each model's layer-profile and overlap figures."""
+        drawn = []
+        for model in models:
+            drawn.append((per_model_figure(LAYER_FIGURE, model), per_model_caption(LAYER_FIGURE, model),
+                          lambda m=model: layer_sparsity_figure(self.kept, m, subtitle)))
+            drawn.append((per_model_figure(OVERLAP_FIGURE, model), per_model_caption(OVERLAP_FIGURE, model),
+                          lambda m=model: overlap_heatmap(self.overlap, m, subtitle)))
+        return drawn
+
+    def section(self) -> str:
+        """report.md's paragraph: where global IMP prunes, and whether the datasets' tickets overlap."""
+        sentences = [s for s in (global_imp_sentence(self.kept), datasets_sentence(self.overlap)) if s]
+        if not sentences:
+            return ""
+        return "\n".join(["## The anatomy of a ticket", "", " ".join(sentences),
+                          f"Per layer and pair: `tables/{OVERLAP_TABLE}.csv`.", ""])
 
 
 def layer_kept(frame: pd.DataFrame) -> pd.DataFrame:
@@ -45,7 +80,7 @@ def layer_sparsity_figure(kept: pd.DataFrame, model: str, subtitle: str) -> Figu
         for i, dataset in enumerate(datasets):
             for j, level in enumerate(levels):
                 ax, cell = axes[i][j], rows[(rows["dataset"] == dataset) & (rows["level"] == level)]
-                for method in methods.order():
+                for method in methods.names(lambda m: m.prunes):  # a control copies its ticket's profile
                     line = cell[cell["method"] == method].groupby("position")["kept"].mean()
                     if not line.empty:
                         ax.plot(line.index + 1, line.values, label=methods.label(method), **methods.style(method))

@@ -14,6 +14,7 @@ from deepfake_lth.models.registry import model_names, model_spec
 from deepfake_lth.report import catalog
 from deepfake_lth.report import figures as plots
 from deepfake_lth.report import paper
+from deepfake_lth.report.anatomy import Anatomy
 from deepfake_lth.report.collect import collect_gradcam, collect_metrics, sort_report_inputs
 from deepfake_lth.report.document import render_report
 from deepfake_lth.report.formats import to_html, write_table
@@ -50,7 +51,8 @@ def build_report(params: dict) -> dict:
     frame = add_run_intervals(frame, intervals)
     records = collect_gradcam(inputs.gradcam)
     roles = dataset_roles(params, ordered(in_domain(frame)["dataset"], list(params.get("datasets", {}))))
-    tables = build_tables(frame, records, params, roles, intervals)
+    anatomy = Anatomy.of(frame, params)
+    tables = build_tables(frame, records, params, roles, intervals) + anatomy.tables()
     log.info("%d metrics files, %d Grad-CAM records, %d tables; %d declared files not found, %d undeclared ignored",
              len(frame), len(records), len(tables), len(inputs.missing), len(inputs.ignored))
 
@@ -59,9 +61,10 @@ def build_report(params: dict) -> dict:
             write_table(table, folder)
         write_runs_csv(frame, params, folder / RUNS_CSV)
     with atomic_dir(outputs["figures"]) as folder:
-        figures = draw_figures(frame, records, params, roles, folder, intervals)
+        figures = draw_figures(frame, records, params, roles, folder, intervals, anatomy)
         with atomic_path(outputs["report"]) as tmp:
-            tmp.write_text(render_report(params, frame, records, tables, figures, roles, inputs, intervals))
+            tmp.write_text(render_report(params, frame, records, tables, figures, roles, inputs, intervals,
+                                         anatomy.section()))
     return {
         "tables": sorted(str(p) for p in outputs["tables"].iterdir()),
         "figures": sorted(str(p) for p in outputs["figures"].iterdir()),
@@ -77,7 +80,8 @@ def write_runs_csv(frame: pd.DataFrame, params: dict, path: Path) -> None:
     path.with_suffix(".html").write_text(to_html(runs, catalog.RUNS_TITLE))  # what the HTML report shows
 
 
-def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: Intervals) -> dict[str, dict]:
+def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: Intervals,
+                 anatomy: Anatomy | None = None) -> dict[str, dict]:
     """Draw every figure the results allow into `folder`; map figure name -> {caption, files (relative
     to results/)}, in report order."""
     formats = params.get("report", {}).get("formats", ["png", "pdf"])
@@ -93,6 +97,8 @@ def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: 
         if record is main:
             drawn.append((catalog.GRADCAM_FIGURE, catalog.gradcam_caption(*setting, main=True), draw))
         drawn.append((catalog.gradcam_figure_name(*setting), catalog.gradcam_caption(*setting), draw))
+    if anatomy is not None:
+        drawn += anatomy.figures([m for m in params["models"] if m in set(frame["model"])], subtitle)
     written = {}
     for name, caption, draw in drawn:
         figure = draw()

@@ -22,15 +22,34 @@ GRADCAM_CAPTION = "Fig. 3: Grad-CAM of the dense model and its tickets"
 RUNS_TABLE = "accuracy_vs_sparsity"  # tables/accuracy_vs_sparsity.csv: one row per run, the data of `dvc plots`
 RUNS_TITLE = "Every in-domain run, one row per metrics file"
 
-TICKETS, TRANSFER, GRADCAM, PAPER, STUDY = (
-    "Lottery tickets (dense, IMP, one-shot, controls)", "Transfer", "Grad-CAM", "The paper beside ours", "Study",
+TICKETS, ANATOMY, TRANSFER, GRADCAM, PAPER, STUDY = (
+    "Lottery tickets (dense, IMP, one-shot, controls)", "Anatomy of a ticket (layers, overlap)", "Transfer",
+    "Grad-CAM", "The paper beside ours", "Study",
 )
-CATEGORIES = (PAPER, TICKETS, TRANSFER, GRADCAM, STUDY)  # stages, in the order a reader takes them
+CATEGORIES = (PAPER, TICKETS, ANATOMY, TRANSFER, GRADCAM, STUDY)  # stages, in the order a reader takes them
+# Beyond the paper, one figure per model: <name>_<model>
+LAYER_FIGURE, OVERLAP_FIGURE, OVERLAP_TABLE = "fig_layer_sparsity", "fig_mask_overlap", "mask_overlap"
+PER_MODEL_FIGURES = {LAYER_FIGURE: "Where each method prunes, layer by layer",
+                     OVERLAP_FIGURE: "How many kept weights two tickets share"}
 EVERYTHING = "All datasets and models"
 # Tables by name prefix (the tables' names are fixed by tables.py; transfer and Grad-CAM by role below).
-TABLE_CATEGORY = {"table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS,
+TABLE_CATEGORY = {OVERLAP_TABLE: ANATOMY, "table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS,
                   RUNS_TABLE: TICKETS, "comparisons": TICKETS, "claims": PAPER, "table5_": PAPER, "table7_": GRADCAM}
 TRANSFER_TABLE = "table4_transfer_"
+
+
+def per_model_figure(figure: str, model: str) -> str:
+    return f"{figure}_{model}"
+
+
+def _per_model(name: str) -> tuple[str, str] | None:
+    """(figure, model) of a per-model figure's name, else None."""
+    figure = next((f for f in PER_MODEL_FIGURES if name.startswith(f + "_")), None)
+    return (figure, name[len(figure) + 1:]) if figure else None
+
+
+def per_model_caption(figure: str, model: str) -> str:
+    return f"{PER_MODEL_FIGURES[figure]} ({model_label(model)})"
 
 
 def gradcam_figure_name(dataset: str, model: str) -> str:
@@ -58,6 +77,8 @@ def placement(name: str) -> tuple[str, str]:
     if name.startswith(GRADCAM_FIGURE + "_"):
         dataset, model = _gradcam_setting(name)
         return GRADCAM, f"{dataset} · {model_label(model)}"
+    if _per_model(name):
+        return ANATOMY, model_label(_per_model(name)[1])
     if name.startswith(TRANSFER_TABLE):
         source, target = name[len(TRANSFER_TABLE):].split("__to__")
         return TRANSFER, f"{source} → {target}"
@@ -73,6 +94,8 @@ def title(name: str, tables: str | Path) -> str:
         return GRADCAM_CAPTION
     if name.startswith(GRADCAM_FIGURE + "_"):
         return gradcam_caption(*_gradcam_setting(name))
+    if _per_model(name):
+        return per_model_caption(*_per_model(name))
     if name == RUNS_TABLE:
         return RUNS_TITLE
     markdown = Path(tables, f"{name}.md")

@@ -21,7 +21,8 @@ from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.cells import MISSING, p_value, signed, signed_interval
 from deepfake_lth.report.comparisons import (
-    IMP_VS_ONESHOT, TICKET_VS_CONTROL, TICKET_VS_DENSE, TRANSFER_VS_DENSE, imp_methods, oneshot_methods,
+    IMP_VS_AT_INIT, IMP_VS_ONESHOT, TICKET_VS_CONTROL, TICKET_VS_DENSE, TRANSFER_VS_DENSE, at_init_methods,
+    imp_methods, oneshot_methods,
 )
 from deepfake_lth.report.formats import Table
 from deepfake_lth.report.roles import Roles
@@ -47,6 +48,9 @@ def claims() -> tuple[Claim, ...]:
               NON_INFERIORITY),
         *(Claim(f"imp_beats_{m.name}", f"IMP beats {m.short_label} pruning at equal sparsity ({{sparsity}})",
                 IMP_VS_ONESHOT, SUPERIORITY, m.name) for m in map(methods.method, oneshot_methods())),
+        *(Claim(f"imp_beats_{m.name}", f"IMP beats pruning at initialisation ({m.label}) at equal sparsity "
+                "({sparsity}; beyond the paper)", IMP_VS_AT_INIT, SUPERIORITY, m.name)
+          for m in map(methods.method, at_init_methods())),
         *(Claim(f"ticket_beats_{m.name}", f"A ticket beats {m.opponent} ({{sparsity}})",
                 TICKET_VS_CONTROL, SUPERIORITY, m.name) for m in map(methods.method, methods.control_methods())),
         Claim("ticket_transfers", "Tickets transfer: the source's ticket at {sparsity}, trained on the target, "
@@ -76,6 +80,8 @@ def claims_frame(comparisons: pd.DataFrame, frame: pd.DataFrame, params: dict, r
     settings = _settings(frame, params)
     rows = []
     for claim in claims():
+        if claim.comparison == IMP_VS_AT_INIT and claim.b_method not in params["pruning"]["methods"]:
+            continue  # beyond the paper: a claim only where the study runs the method
         for sparsity in SPARSITIES:
             for source, dataset, model in settings[claim.comparison == TRANSFER_VS_DENSE]:
                 rows.append(_claim_row(claim, sparsity, source, dataset, model, comparisons, params, roles, margin))
@@ -148,8 +154,10 @@ def _untestable(claim: Claim, level: int, params) -> str | None:
             return f"the study runs no {methods.label(claim.b_method)}"
         if level not in control_levels(params):
             return "no controls at this sparsity (pruning.controls.sparsities)"
-    if claim.comparison == IMP_VS_ONESHOT and claim.b_method not in params["pruning"]["methods"]:
+    if claim.comparison in (IMP_VS_ONESHOT, IMP_VS_AT_INIT) and claim.b_method not in params["pruning"]["methods"]:
         return f"the study runs no {methods.label(claim.b_method)} pruning"
+    if claim.comparison == IMP_VS_AT_INIT and level not in control_levels(params):
+        return "pruning at initialisation runs at the controls' sparsities only (pruning.controls.sparsities)"
     if claim.comparison == TRANSFER_VS_DENSE and level not in transfer_levels(params):
         return "no transfer at this sparsity (transfer.sparsities)"
     return None

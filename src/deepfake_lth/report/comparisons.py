@@ -22,12 +22,18 @@ from deepfake_lth.report.intervals import Intervals
 from deepfake_lth.report.summary import in_domain, sort_rows, transferred
 
 TICKET_VS_DENSE, IMP_VS_ONESHOT, TICKET_VS_CONTROL = "ticket − dense", "IMP − one-shot", "ticket − control"
+IMP_VS_AT_INIT = "IMP − pruning at init"
 TRANSFER_VS_DENSE, TRANSFER_VS_OWN = "transferred − target dense", "transferred − target's own ticket"
 
 
 def imp_methods() -> tuple[str, ...]:
     """The registered methods of the IMP family (the a side of IMP − one-shot)."""
     return methods.names(lambda m: m.family == methods.IMP)
+
+
+def at_init_methods() -> tuple[str, ...]:
+    """The registered methods that prune at initialisation (the b side of IMP − pruning at init)."""
+    return methods.names(lambda m: m.family == methods.AT_INIT)
 
 
 def oneshot_methods() -> tuple[str, ...]:
@@ -72,6 +78,9 @@ def comparisons_frame(frame: pd.DataFrame, params: dict, intervals: Intervals) -
             for imp in imp_methods():
                 for one_shot in oneshot_methods():
                     rows.append(_row(IMP_VS_ONESHOT, None, dataset, model, level, tickets[imp], tickets[one_shot],
+                                     intervals))
+                for at_init in at_init_methods():
+                    rows.append(_row(IMP_VS_AT_INIT, None, dataset, model, level, tickets[imp], tickets[at_init],
                                      intervals))
             ticket = tickets.get(params["pruning"]["controls"]["ticket"])
             for control in methods.control_methods():

@@ -19,7 +19,8 @@ from deepfake_lth.report.summary import in_domain
 
 
 def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict], tables: list[Table],
-                  figures: dict[str, dict], roles: Roles, inputs: ReportInputs, intervals: Intervals) -> str:
+                  figures: dict[str, dict], roles: Roles, inputs: ReportInputs, intervals: Intervals,
+                  anatomy: str = "") -> str:
     """The text of report.md. `figures` maps a figure name to {caption, files (relative to results/)}."""
     sections = [
         _header(params, frame, gradcam_records),
@@ -29,6 +30,7 @@ def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict]
         assumptions_section(params, frame, gradcam_records),
         stale_section(params, frame),
         _comparison_section(tables, roles),
+        anatomy,
         _tables_section(tables),
         _figures_section(figures),
         _paper_section(),
