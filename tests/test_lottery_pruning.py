@@ -80,3 +80,20 @@ def test_random_mask_keeps_each_tensors_count_but_not_its_positions():
         assert int(control[name].sum()) == int(ticket[name].sum())
     assert any(not torch.equal(control[n], ticket[n]) for n in SHAPES)
     assert all(torch.equal(control[n], random_mask_like(ticket, 0, 4)[n]) for n in SHAPES)
+
+
+def test_keeping_the_top_scores_chooses_what_a_stable_descending_sort_chooses():
+    """The linear-time selection (kthvalue, then ties earliest first) equals the sort it replaced, ties,
+    scores of weights already pruned and all, so masks and every result stay byte-identical."""
+    from deepfake_lth.lottery.pruning import _keep_top
+
+    generator = torch.Generator().manual_seed(0)
+    for trial in range(50):
+        n = int(torch.randint(1, 400, (1,), generator=generator))
+        scores = torch.randint(0, 6, (n,), generator=generator).double() - 2.0  # many ties, some negative
+        keep = torch.rand(n, generator=generator) < 0.7
+        count = int(torch.randint(0, int(keep.sum()) + 1, (1,), generator=generator))
+        masked = torch.where(keep, scores, torch.tensor(-torch.inf, dtype=torch.float64))
+        expected = torch.zeros(n, dtype=torch.bool)
+        expected[torch.sort(masked, descending=True, stable=True).indices[:count]] = True
+        assert torch.equal(_keep_top(scores, keep, count), expected), trial

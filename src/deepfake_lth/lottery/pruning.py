@@ -29,14 +29,22 @@ def _keep_largest(weights: torch.Tensor, keep: torch.Tensor, count: int) -> torc
 
 
 def _keep_top(scores: torch.Tensor, keep: torch.Tensor, count: int) -> torch.Tensor:
-    """Bool tensor keeping the `count` highest scores among those `keep` marks (flat inputs; ties: earlier)."""
+    """Bool tensor keeping the `count` highest scores among those `keep` marks (flat inputs; ties: earlier).
+
+    The same choice as a stable descending sort, in linear time: every score above the count-th
+    highest, then as many of the scores equal to it as are still needed, earliest first."""
     available = int(keep.sum())
     if count > available:
         raise ValueError(f"cannot keep {count} weights: the current mask keeps only {available}")
-    scores = torch.where(keep, scores.detach().double(), torch.tensor(-torch.inf, dtype=torch.float64))
-    order = torch.sort(scores, descending=True, stable=True).indices
     result = torch.zeros_like(keep)
-    result[order[:count]] = True
+    if count == 0:
+        return result
+    scores = torch.where(keep, scores.detach().double(), torch.tensor(-torch.inf, dtype=torch.float64))
+    threshold = torch.kthvalue(scores, scores.numel() - count + 1).values
+    above = scores > threshold
+    ties = torch.nonzero(scores == threshold).reshape(-1)[: count - int(above.sum())]
+    result[above] = True
+    result[ties] = True
     return result
 
 
