@@ -273,11 +273,11 @@ def project_study(params: dict, models: dict, speedup: float, epochs: int, gpu_s
     """Device-hours of every training job of the study (the stage table's jobs), per model and in all."""
     from deepfake_lth import stages
     from deepfake_lth.models.registry import model_spec
-    from deepfake_lth.plan import TRAINING_RULES, trained_on
+    from deepfake_lth.plan import trained_on, trains
 
     faces, hours = study_faces(params), {}
     for job in stages.study(params):
-        if job.rule not in TRAINING_RULES:
+        if not trains(job):
             continue
         model = job.wildcards["model"]
         rate = models[model]["resident_images_per_s"]
@@ -286,7 +286,7 @@ def project_study(params: dict, models: dict, speedup: float, epochs: int, gpu_s
         if model_spec(model).gpu_slots < gpu_slots:  # shares the GPU with other runs
             seconds /= speedup
         hours[model] = hours.get(model, 0.0) + seconds / 3600
-    jobs = sum(job.rule in TRAINING_RULES for job in stages.study(params))
+    jobs = sum(trains(job) for job in stages.study(params))
     return {"training_jobs": jobs, "epochs_per_run": epochs, "faces": faces, "hours_per_model": hours,
             "total_hours": sum(hours.values())}
 

@@ -8,7 +8,6 @@ first use. `make test` runs them all.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sys
 import time
@@ -59,10 +58,9 @@ def test_profile_takes_account_partition_and_gpus_from_the_environment(monkeypat
 
 
 def test_profile_names_only_rules_of_the_workflow(monkeypatch):
-    rule_files = list((REPO / "workflow" / "rules").glob("*.smk"))
-    if not rule_files:
-        pytest.skip("the workflow's rules do not exist yet")
-    rules = {name for path in rule_files for name in re.findall(r"^rule (\w+):", path.read_text(), re.M)}
+    from deepfake_lth.job_kinds import KINDS
+
+    rules = set(KINDS)  # the workflow's rules are generated from the job kinds (workflow/rules/jobs.smk)
     args = _profile_args(monkeypatch)
     named = {entry.split(":")[0] for entry in args["set-resources"]}
     named |= {entry.split("=")[0] for entry in args["set-threads"]}

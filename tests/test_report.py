@@ -391,7 +391,8 @@ def test_a_subset_builds_one_seed_no_transfer(tmp_path):
     assert tables == ["accuracy_vs_sparsity.csv", "claims.csv", "comparisons.csv", "table1_accuracy_vs_sparsity.csv",
                       "table2_imp_vs_oneshot.csv", "table5_paper_comparison.csv", "table6_parameters.csv"]
     figures = sorted(p.name for p in (results / "figures").iterdir())
-    assert figures == ["fig1_teaser.png", "fig2_accuracy_vs_sparsity.png"]
+    layer_profiles = sorted(f"fig_layer_sparsity_{model}.png" for model in MODELS)  # no mask.pt: no overlap figure
+    assert figures == ["fig1_teaser.png", "fig2_accuracy_vs_sparsity.png", *layer_profiles]
     table = pd.read_csv(results / "tables" / "table1_accuracy_vs_sparsity.csv")
     assert table.test_accuracy_pct_std.isna().all() and (table.n_seeds == 1).all()
     comparison = pd.read_csv(results / "tables" / "table5_paper_comparison.csv")

@@ -32,7 +32,7 @@ def test_default_study_shape():
     params = load_params(REPO / "params.yaml")
     assert targets.synthetic_datasets(params) == ["demo_gan", "demo_swap"]
     assert len(targets.dense_metrics(params)) == 2 * 3
-    assert len(targets.level_metrics(params)) == 2 * 3 * 3 * 8
+    assert len(targets.level_metrics(params)) == 2 * 3 * (3 * 8 + 3 * 2)  # pruning at init: at the controls' levels
     assert targets.control_levels(params) == [4, 7]
     assert len(targets.control_metrics(params)) == 2 * 3 * 2 * 2
     assert len(targets.transfer_metrics(params)) == 2 * 3 * 2 * 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from deepfake_lth import methods
 from deepfake_lth.adapters import adapter_names, adapter_spec
-from deepfake_lth.config import derived_splits, lookup
+from deepfake_lth.config import derived_splits, lookup, transfer_pairs
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.models.registry import model_names
 from deepfake_lth.paths import SPLITS
@@ -36,7 +36,7 @@ def _check_references(params: dict, source: str) -> None:
     ran = params["pruning"]["methods"]
     read_tickets = [  # the tickets the controls, transfer and Grad-CAM read (when they run) must be made
         ("pruning.controls.ticket", [controls["ticket"]] if controls["methods"] else []),
-        ("transfer.methods", transfer["methods"] if transfer["pairs"] else []),
+        ("transfer.methods", transfer["methods"] if transfer_pairs(params) else []),
         ("gradcam.method", [gradcam["method"]] if set(gradcam["models"]) & set(params["models"]) else []),
     ]
     for key, names in read_tickets:

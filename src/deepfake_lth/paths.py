@@ -14,6 +14,7 @@ DENSE_FILES = {"init": "init.pt", "rewind": "rewind.pt", "final": "final.pt", "m
                "history": "history.csv", "predictions": "predictions.csv"}
 LEVEL_FILES = {"mask": "mask.pt", "final": "final.pt", "metrics": "metrics.json", "history": "history.csv",
                "predictions": "predictions.csv"}
+RESUME_FILE = "resume.pt"  # beside a run's outputs while it trains (not a stage output)
 GRADCAM_FILES = {"record": "gradcam.json", "png": "gradcam.png", "pdf": "gradcam.pdf"}
 
 
@@ -91,7 +92,9 @@ def report_outputs(params) -> dict:
     return {"tables": results / "tables", "figures": results / "figures", "report": results / "report.md"}
 
 
-REPORT_PAGE_INTRO = Path("workflow/report/workflow.rst")  # the page's own text, in the project
+# The page's own text: workflow/report/workflow.rst, linked into the package so that a job finds it
+# wherever Snakemake's working directory is.
+REPORT_PAGE_INTRO = Path(__file__).resolve().parent / "report" / "page_intro.rst"
 
 
 def report_page_outputs(params) -> dict:

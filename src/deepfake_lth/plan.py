@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 
 
 
+def trains(job: stages.Job) -> bool:
+    """A training job: it writes a run's metrics (dense, a level, a control, a transfer cell)."""
+    return "metrics" in job.outputs
+
+
 def trained_on(job: stages.Job) -> str:
     """The dataset a training job trains on (a transfer cell: its target)."""
     return job.wildcards.get("dataset") or job.wildcards["target"]
@@ -106,7 +111,7 @@ def stage_rows(params: dict, jobs: list[stages.Job], faces: dict[str, tuple[int 
     rows = []
     for rule, n in counts.items():
         work = "-"
-        if any("metrics" in job.outputs for job in jobs if job.rule == rule):  # a training job writes metrics
+        if any(trains(job) for job in jobs if job.rule == rule):
             per_job = [faces[trained_on(job)][0] for job in jobs if job.rule == rule]
             work = "unknown" if None in per_job else f"{sum(per_job) * epochs:,}"
         rows.append([rule, str(n), work])

@@ -71,8 +71,7 @@ def layer_kept(frame: pd.DataFrame) -> pd.DataFrame:
 def layer_sparsity_figure(kept: pd.DataFrame, model: str, subtitle: str) -> Figure | None:
     """Fraction kept per prunable layer (x: the layers in model order), one panel per dataset and level,
     one line per method (mean over seeds)."""
-    rows = kept[kept["model"] == model]
-    if rows.empty:
+    if kept.empty or (rows := kept[kept["model"] == model]).empty:
         return None
     datasets, levels = list(dict.fromkeys(rows["dataset"])), sorted(rows["level"].unique())
     with theme():
@@ -99,6 +98,8 @@ def global_imp_sentence(kept: pd.DataFrame) -> str:
     its largest and its smallest prunable layer."""
     imp = [m for m in methods.names(lambda m: m.iterative and m.scope == "global")]
     parts = []
+    if kept.empty:
+        return ""
     for model, rows in kept[kept["method"].isin(imp)].groupby("model", sort=False):
         last = rows[rows["level"] == rows["level"].max()].groupby("layer").agg(total=("total", "first"),
                                                                                 kept=("kept", "mean"))

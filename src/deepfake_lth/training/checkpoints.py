@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from deepfake_lth import paths
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import load_tensors, save_tensors
 from deepfake_lth.models.masking import Mask
@@ -25,7 +26,7 @@ from deepfake_lth.training.inputs import RunIdentity
 
 log = logging.getLogger(__name__)
 
-RESUME = "resume.pt"
+RESUME = paths.RESUME_FILE
 
 
 @dataclass
