@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY_PARAMS
-from deepfake_lth import stages
-from deepfake_lth.config import load_params
+from deepfake_lth import paths, stages
+from deepfake_lth.config import control_levels, load_params
 from deepfake_lth.dvc_stages import render_dvc_yaml
 from deepfake_lth.models.registry import model_spec
 from workflow_runner import ENV, dvc, make_dvc_project, planned_jobs, snakemake
@@ -185,3 +185,21 @@ def test_a_changed_rewind_point_reruns_random_mask_in_both_engines(tmp_path):
     dry_run = snakemake(tmp_path, "-n", "results/figures").stdout
     assert "Control random_mask" in dry_run and "Control reinit" not in dry_run
     assert "Updated input files: results/runs/demo_gan/mesonet/seed_0/dense/rewind.pt" in dry_run
+
+
+def test_pruning_at_initialisation_runs_at_the_control_levels_in_both_engines(tmp_path):
+    """SNIP, GraSP and SynFlow: one prune_oneshot job per run and control level, the same in both engines,
+    reading only the faces (θ0 comes from the seed), their masks read by the report."""
+    params = study_folder(tmp_path, TINY_PARAMS, methods=["imp_global", "imp_local", "oneshot", "snip", "grasp", "synflow"])
+    jobs = snakemake_jobs(tmp_path)
+    assert_same_jobs(snakemake_plan(tmp_path, jobs), dvc_plan(params))
+    at_init = [job for job in jobs if job["wildcards"].get("method") in ("snip", "grasp", "synflow")]
+    runs = 2 * len(params["models"]) * len(params["seeds"])
+    assert len(at_init) == 3 * runs * len(control_levels(params)) and {job["rule"] for job in at_init} == {"prune_oneshot"}
+    assert {int(job["wildcards"]["level"]) for job in at_init} == set(control_levels(params))
+    assert all(job["input"] == [str(paths.face_store_dir(params, job["wildcards"]["dataset"]))] for job in at_init)
+    report = next(job for job in jobs if job["rule"] == "report")
+    masks = {str(paths.level_outputs(params, job["wildcards"]["dataset"], job["wildcards"]["model"],
+                                     job["wildcards"]["seed"], job["wildcards"]["method"],
+                                     int(job["wildcards"]["level"]))["mask"]) for job in at_init}
+    assert masks <= set(report["input"])
