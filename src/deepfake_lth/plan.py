@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 
 from deepfake_lth import methods, paths, stages
-from deepfake_lth.methods import FAMILY_RULES
 from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.config import (
     control_levels, derived_splits, enabled_datasets, gradcam_levels, pruning_levels, sparsity_at_level,
@@ -96,8 +95,8 @@ def level_rows(params: dict) -> list[list[str]]:
 def method_rows(jobs: list[stages.Job]) -> list[list[str]]:
     """One row per method the study prunes with: its label, family, levels and level jobs."""
     rows = []
-    for spec in methods.all_methods():
-        ran = [job for job in jobs if job.wildcards.get("method") == spec.name and job.rule == FAMILY_RULES.get(spec.family)]
+    for spec in map(methods.method, methods.level_methods()):
+        ran = [job for job in jobs if job.wildcards.get("method") == spec.name and job.rule == spec.rule]
         if ran:
             levels = sorted({int(job.wildcards["level"]) for job in ran})
             rows.append([spec.name, spec.label, spec.family, ", ".join(map(str, levels)), str(len(ran))])

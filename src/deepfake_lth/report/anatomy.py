@@ -13,7 +13,6 @@ from matplotlib.figure import Figure
 
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
-from deepfake_lth.records import read_metrics
 from deepfake_lth.report.catalog import (
     LAYER_FIGURE, OVERLAP_FIGURE, OVERLAP_TABLE, per_model_caption, per_model_figure,
 )
@@ -57,11 +56,10 @@ class Anatomy:
 
 def layer_kept(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per in-domain pruned run and prunable layer: dataset, model, method, level, seed, layer,
-    its position, size and fraction kept (read from the run's metrics.json per_layer)."""
+    its position, size and fraction kept (its metrics.json per_layer, as collect.py read it)."""
     rows = []
     for run in frame[frame["stage"] == "prune"].itertuples():
-        per_layer = read_metrics(run.path).per_layer or {}
-        for position, (layer, counts) in enumerate(per_layer.items()):
+        for position, (layer, counts) in enumerate(run.per_layer.items()):
             rows.append({"dataset": run.dataset, "model": run.model, "method": run.method, "level": run.level,
                          "seed": run.seed, "sparsity": run.nominal_sparsity, "layer": layer, "position": position,
                          "total": counts["total"], "kept": counts["remaining"] / counts["total"]})
@@ -96,7 +94,7 @@ def layer_sparsity_figure(kept: pd.DataFrame, model: str, subtitle: str) -> Figu
 def global_imp_sentence(kept: pd.DataFrame) -> str:
     """Where global IMP concentrates its pruning, per model, at its sparsest level: the kept fraction of
     its largest and its smallest prunable layer."""
-    imp = [m for m in methods.names(lambda m: m.iterative and m.scope == "global")]
+    imp = methods.names(lambda m: m.iterative and m.scope == "global")
     parts = []
     if kept.empty:
         return ""

@@ -74,6 +74,7 @@ def _metrics_row(path: Path, metrics: MetricsRecord) -> dict:
         "stopped_early": metrics.stopped_early,
         "version": metrics.version,
         "params": metrics.params or {},
+        "per_layer": metrics.per_layer or {},
     }
     for key in COUNT_KEYS:
         row[key] = as_float(getattr(metrics, key))
