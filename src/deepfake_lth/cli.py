@@ -14,7 +14,7 @@ import sys
 from deepfake_lth import methods, phases
 from deepfake_lth.config import check_output_root, load_params, output_roots
 from deepfake_lth.errors import ConfigError, InputError
-from deepfake_lth.models.registry import keras_models
+from deepfake_lth.models.registry import keras_models, model_names
 
 log = logging.getLogger("deepfake_lth")
 RESULTS = "paths.results"  # the params key of the folder the run, Grad-CAM and report commands write
@@ -91,11 +91,11 @@ def _cmd_report_page(params, args):
 def _cmd_dvc_yaml(params, args):
     import yaml
 
+    from deepfake_lth.config import read_params_file
     from deepfake_lth.dvc_stages import render_dvc_yaml
     from deepfake_lth.io import atomic_path
 
-    with open(args.params) as f:
-        written = yaml.safe_load(f)
+    written = read_params_file(args.params)
     document = render_dvc_yaml(params, args.params, written)
     with atomic_path(args.output) as tmp:
         tmp.write_text(DVC_HEADER + yaml.safe_dump(document, sort_keys=False, width=120))
@@ -111,6 +111,7 @@ DVC_HEADER = (
 
 def _cmd_validate(params, args):
     from deepfake_lth.models.registry import check_model_weights
+    from deepfake_lth.params_checks import study_warnings
     from deepfake_lth.plan import missing_roots
 
     for key in output_roots(params):
@@ -119,6 +120,8 @@ def _cmd_validate(params, args):
     for name, root in missing_roots(params):
         log.warning("%s: dataset '%s' is enabled but its root %s does not exist (download it there, "
                     "or change datasets.%s.root)", args.params, name, root, name)
+    for warning in study_warnings(params, args.params):
+        log.warning("%s", warning)
     print(f"{args.params}: valid")
 
 
@@ -183,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_run_args(params: dict, args: argparse.Namespace) -> None:
+    """The command line's model and dataset names, named as options (not as params keys) when unknown."""
+    named = [("--model", getattr(args, "model", None), model_names())]
+    named += [(f"--{option}", getattr(args, option, None), list(params["datasets"]))
+              for option in ("dataset", "source", "target")]
+    for option, value, allowed in named:
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{option} {value}: unknown (allowed: {', '.join(allowed)})")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -192,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     phases.mark("imports")
     try:
         params = load_params(args.params) if getattr(args, "needs_params", True) else None
+        if params is not None:
+            check_run_args(params, args)
         if args.writes:
             check_output_root(params, args.writes, args.params)
         phases.mark("params")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 from pathlib import Path
 
@@ -31,8 +32,19 @@ def load_schema() -> dict:
     return schema
 
 
+def _is_integer(checker, instance) -> bool:
+    """Strictly an int: JSON Schema would take 2.0, which then makes paths such as seed_2.0."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _is_number(checker, instance) -> bool:
+    """A finite int or float: NaN and infinity pass every bound of the schema and change the study."""
+    return isinstance(instance, (int, float)) and not isinstance(instance, bool) and math.isfinite(instance)
+
+
 def _validator_filling_defaults():
     base = jsonschema.Draft202012Validator
+    types = base.TYPE_CHECKER.redefine_many({"integer": _is_integer, "number": _is_number})
 
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
@@ -41,7 +53,7 @@ def _validator_filling_defaults():
                     instance[key] = copy.deepcopy(sub["default"])
         yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(base, {"properties": set_defaults})
+    return jsonschema.validators.extend(base, {"properties": set_defaults}, type_checker=types)
 
 
 def validate_params(params: dict, source: str = "params.yaml") -> dict:
@@ -63,6 +75,12 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
 
 def _error_message(error: jsonschema.ValidationError) -> str:
     """The schema's message, or for a repeated list item, which item (one study must not run twice)."""
+    if error.validator == "type" and isinstance(error.instance, float):
+        value = error.instance
+        if not math.isfinite(value):
+            return f"{value} is not a finite number"
+        if value.is_integer() and "integer" in str(error.validator_value):
+            return f"{value!r} is not a whole number; write {int(value)}"
     if error.validator == "uniqueItems":
         seen = []
         for item in error.instance:
@@ -80,19 +98,55 @@ def lookup(params: dict, dotted: str):
     return value
 
 
-def load_params(path: str | Path = "params.yaml") -> dict:
-    """Read and validate a params file; the result has every default filled in."""
+def read_params_file(path: str | Path) -> dict:
+    """The mapping a params file holds, unvalidated; ConfigError naming the file when it is missing, not
+    YAML, not a mapping, or names a key twice in one mapping (YAML keeps the last silently; DVC refuses)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameters file not found")
     try:
-        with open(path) as f:
-            params = yaml.safe_load(f)
+        text = path.read_text()
+        _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        params = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return validate_params(params, str(path))
+    return params
+
+
+def _refuse_duplicate_keys(node, path: Path, prefix: str = "") -> None:
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, path, f"{prefix}{i}.")
+    elif isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                raise ConfigError(f"{path} line {key_node.start_mark.line + 1}: key '{prefix}{key}' appears twice")
+            seen.add(key)
+            _refuse_duplicate_keys(value_node, path, f"{prefix}{key}.")
+
+
+def typed_overrides(overrides: dict) -> dict:
+    """Snakemake's `--config KEY=VALUE` values as YAML reads them: its parser types a scalar but reads a
+    list or mapping with YAML's base loader, all strings (`seeds=[0,1]` gives ['0', '1']); each string
+    inside one is read again here, so `seeds=[0,1]` and `training={max_epochs: 2}` mean what they say."""
+
+    def typed(value, nested):
+        if isinstance(value, dict):
+            return {k: typed(v, True) for k, v in value.items()}
+        if isinstance(value, list):
+            return [typed(v, True) for v in value]
+        return yaml.safe_load(value) if nested and isinstance(value, str) else value
+
+    return {key: typed(value, False) for key, value in overrides.items()}
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    """Read and validate a params file; the result has every default filled in."""
+    return validate_params(read_params_file(path), str(path))
 
 
 def check_output_root(params: dict, key: str, source: str = "params.yaml") -> None:
@@ -171,6 +225,11 @@ def transfer_levels(params: dict) -> list[int]:
 
 def gradcam_levels(params: dict) -> list[int]:
     return levels_nearest(params, params["gradcam"]["sparsities"])
+
+
+def gradcam_models(params: dict) -> list[str]:
+    """The models of gradcam.models that the study trains (Grad-CAM explains the study's own runs)."""
+    return [model for model in params["gradcam"]["models"] if model in params["models"]]
 
 
 def transfer_pairs(params: dict) -> list[tuple[str, str]]:

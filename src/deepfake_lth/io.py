@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import json
 import math
 import os
@@ -47,6 +48,16 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove what an interrupted atomic write of `path` left beside it (atomic_path's and atomic_dir's
+    `.NAME.*.tmp`) and return it. Only for a path one job writes at a time (the engines lock a study)."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp")) if path.parent.is_dir() else []
+    for tmp in stale:
+        shutil.rmtree(tmp) if tmp.is_dir() and not tmp.is_symlink() else tmp.unlink()
+    return stale
 
 
 def _umask() -> int:

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 from deepfake_lth import methods
 from deepfake_lth.adapters import adapter_names, adapter_spec
-from deepfake_lth.config import derived_splits, lookup, transfer_pairs
+from deepfake_lth.config import derived_splits, gradcam_models, lookup, pruning_levels, sparsity_at_level, transfer_pairs
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.models.registry import model_names
-from deepfake_lth.paths import SPLITS
+from deepfake_lth.paths import SPLITS, TRANSFER_SEPARATOR
 
 
 def check_params(params: dict, source: str) -> None:
     """Raise ConfigError naming the first key that names something unknown or inconsistent."""
     _check_references(params, source)
+    _check_requested_work(params, source)
+    _check_levels_keep_weights(params, source)
     for name, entry in params["datasets"].items():
+        if TRANSFER_SEPARATOR in name:
+            raise ConfigError(f"{source}: key 'datasets.{name}': a dataset name may not contain "
+                              f"'{TRANSFER_SEPARATOR}', which separates source and target in transfer folders")
         _check_adapter(name, entry, source)
         _check_splits(name, entry, source)
 
@@ -37,7 +42,7 @@ def _check_references(params: dict, source: str) -> None:
     read_tickets = [  # the tickets the controls, transfer and Grad-CAM read (when they run) must be made
         ("pruning.controls.ticket", [controls["ticket"]] if controls["methods"] else []),
         ("transfer.methods", transfer["methods"] if transfer_pairs(params) else []),
-        ("gradcam.method", [gradcam["method"]] if set(gradcam["models"]) & set(params["models"]) else []),
+        ("gradcam.method", [gradcam["method"]] if gradcam_models(params) else []),
     ]
     for key, names in read_tickets:
         for name in names:
@@ -57,6 +62,40 @@ def _check_references(params: dict, source: str) -> None:
         for where, name in named:
             if name not in allowed:
                 raise ConfigError(f"{source}: key '{where}': unknown {what} '{name}' (allowed: {', '.join(allowed)})")
+
+
+def _check_requested_work(params: dict, source: str) -> None:
+    """Work a key asks for that no job would do: refused, never dropped without a word."""
+    controls = params["pruning"]["controls"]
+    if not controls["sparsities"]:
+        at_controls = [name for name in (*params["pruning"]["methods"], *controls["methods"])
+                       if not methods.method(name).every_level]
+        if at_controls:
+            raise ConfigError(f"{source}: key 'pruning.controls.sparsities': empty, but {', '.join(at_controls)} "
+                              "run only at the controls' levels; name a sparsity there or drop them")
+    if transfer_pairs(params) and params["transfer"]["methods"] and not params["transfer"]["sparsities"]:
+        raise ConfigError(f"{source}: key 'transfer.sparsities': empty, but transfer.pairs asks for transfer; "
+                          "name a sparsity there or empty transfer.pairs")
+
+
+def study_warnings(params: dict, source: str) -> list[str]:
+    """What a params file asks for that the study will not do, one line each (validate and plan print them).
+    Warnings, not errors: gradcam.models defaults to the paper's ResNet-18 whatever `models` says."""
+    unexplained = [model for model in params["gradcam"]["models"] if model not in gradcam_models(params)]
+    if not unexplained:
+        return []
+    return [f"{source}: key 'gradcam.models': {', '.join(unexplained)} not in models "
+            f"({', '.join(params['models'])}): no Grad-CAM for {'them' if len(unexplained) > 1 else 'it'}"]
+
+
+def _check_levels_keep_weights(params: dict, source: str) -> None:
+    """A plan whose last level prunes every weight is refused: an empty network is no ticket."""
+    p = params["pruning"]
+    for level in pruning_levels(params):
+        if sparsity_at_level(level, p["rate"], p["rate_of"]) >= 1.0 - 1e-9:
+            raise ConfigError(f"{source}: key 'pruning.levels': level {level} reaches 100% sparsity "
+                              f"(rate {p['rate']:g} of the {p['rate_of']} weights per level): at most "
+                              f"{level - 1} levels keep weights")
 
 
 def _check_adapter(name: str, entry: dict, source: str) -> None:

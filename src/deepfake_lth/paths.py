@@ -46,10 +46,13 @@ def level_dir(params: dict, dataset: str, model: str, seed: int | str, method: s
     return run_dir(params, dataset, model, seed) / method / level_name(level)
 
 
+TRANSFER_SEPARATOR = "__to__"  # between source and target in a transfer folder's name
+
+
 def transfer_dir(params: dict, source: str, target: str, model: str, seed: int | str, method: str,
                  level: int | str) -> Path:
     return (
-        Path(params["paths"]["results"]) / "transfer" / f"{source}__to__{target}" / model
+        Path(params["paths"]["results"]) / "transfer" / f"{source}{TRANSFER_SEPARATOR}{target}" / model
         / f"seed_{seed}" / method / level_name(level)
     )
 

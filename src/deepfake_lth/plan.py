@@ -15,11 +15,12 @@ from pathlib import Path
 from deepfake_lth import methods, paths, stages
 from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.config import (
-    control_levels, derived_splits, enabled_datasets, gradcam_levels, pruning_levels, sparsity_at_level,
+    control_levels, derived_splits, enabled_datasets, gradcam_levels, gradcam_models, pruning_levels, sparsity_at_level,
     synthetic_datasets, transfer_levels,
 )
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import read_json
+from deepfake_lth.params_checks import study_warnings
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def model_rows(params: dict) -> list[list[str]]:
 
 def level_rows(params: dict) -> list[list[str]]:
     p = params["pruning"]
-    roles = {"controls": control_levels(params), "transfer": transfer_levels(params), "Grad-CAM": gradcam_levels(params)}
+    roles = {"controls": control_levels(params), "transfer": transfer_levels(params),
+             "Grad-CAM": gradcam_levels(params) if gradcam_models(params) else []}
     return [[str(level), f"{sparsity_at_level(level, p['rate'], p['rate_of']):.1%}",
              ", ".join(role for role, levels in roles.items() if level in levels)] for level in pruning_levels(params)]
 
@@ -117,6 +119,26 @@ def stage_rows(params: dict, jobs: list[stages.Job], faces: dict[str, tuple[int 
     return rows + [["total", str(len(jobs)), ""]]
 
 
+def collapse_warnings(jobs: list[stages.Job]) -> list[str]:
+    """Layer collapse in the runs made so far (their metrics.json): each run, its level and the layers."""
+    from deepfake_lth.records import read_metrics
+
+    warnings = []
+    for job in jobs:
+        metrics = job.outputs.get("metrics")
+        if metrics is None or not metrics.is_file():
+            continue
+        try:
+            collapsed = read_metrics(metrics).collapsed_layers
+        except (InputError, OSError):  # a damaged file is the report's to name
+            continue
+        if collapsed:
+            level = job.wildcards.get("level", "0")
+            warnings.append(f"layer collapse: {metrics.parent} (level {int(level)}): {', '.join(collapsed)} "
+                            "keep no weight")
+    return warnings
+
+
 def format_table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     return ["  " + "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
@@ -141,7 +163,8 @@ def study_plan(params: dict, source: str) -> str:
     lines += ["", f"jobs per stage; training work = training faces x max_epochs ({training['max_epochs']}, "
                   f"patience {training['patience']}: early stopping ends most runs sooner)"]
     lines += format_table(["stage", "jobs", "face-epochs (at most)"], stage_rows(params, jobs, faces))
-    missing = missing_roots(params)
-    if missing:
-        lines += [""] + [f"warning: dataset '{name}': root {root} not found" for name, root in missing]
+    warnings = [f"dataset '{name}': root {root} not found" for name, root in missing_roots(params)]
+    warnings += study_warnings(params, source) + collapse_warnings(jobs)
+    if warnings:
+        lines += [""] + [f"warning: {warning}" for warning in warnings]
     return "\n".join(lines)

@@ -64,10 +64,15 @@ def read_predictions(path: str | Path) -> dict[str, SplitPredictions]:
     header_version(path, rows[0] if rows else [])
     by_split: dict[str, list] = {}
     try:
-        for row in rows[1:]:
+        for line, row in enumerate(rows[1:], start=2):
             if len(row) != len(COLUMNS):
-                raise ValueError(f"{len(row)} cells where the header has {len(COLUMNS)}")
-            by_split.setdefault(row[0], []).append((int(row[1]), row[2], int(row[3]), float(row[4])))
+                raise ValueError(f"line {line}: {len(row)} cells where the header has {len(COLUMNS)}")
+            label, p_fake = int(row[3]), float(row[4])
+            if label not in (0, 1):
+                raise ValueError(f"line {line}: label {label} is neither 0 (real) nor 1 (fake)")
+            if not 0.0 <= p_fake <= 1.0:  # NaN too
+                raise ValueError(f"line {line}: p_fake {row[4]} is not a probability in [0, 1]")
+            by_split.setdefault(row[0], []).append((int(row[1]), row[2], label, p_fake))
     except (IndexError, ValueError) as e:
         raise InputError(f"{path}: malformed row: {e}") from None
     return {split: SplitPredictions(np.array([r[0] for r in got], dtype=np.int64),

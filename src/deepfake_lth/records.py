@@ -13,6 +13,7 @@ predictions.csv has its own layout, identified by its header (see predictions.py
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,12 +60,28 @@ class _Record:
         missing = [key for key in (cls.REQUIRED if required is None else required) if not _has(data, key)]
         if missing:
             raise InputError(f"{path}: {cls.KIND} file lacks {', '.join(missing)}")
+        damaged = next(_non_finite(data), None)
+        if damaged:
+            raise InputError(f"{path}: key '{damaged[0]}' is {damaged[1]}, which this package never writes "
+                             "(an undefined metric is null): the file is damaged; make its run again")
         return cls(**{name: data.get(name) for name in names})
 
     @classmethod
     def read(cls, path: str | Path, required: tuple[str, ...] | None = None):
         """The record in the file at `path` (FileNotFoundError when there is none)."""
         return cls.from_dict(read_json(path), Path(path), required)
+
+
+def _non_finite(value, key: str = ""):
+    """(dotted key, value) of every NaN or infinite number in a JSON value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield key, value
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _non_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, f"{key}.{i}")
 
 
 def _has(data: dict, key: str) -> bool:
@@ -105,6 +122,16 @@ class MetricsRecord(_Record):
     execution: dict  # device, precision, path, peak memory
     version: str  # the deepfake-lth version that wrote the file
     record_version: int = RECORD_VERSION
+
+    @property
+    def collapsed_layers(self) -> list[str]:
+        return collapsed_layers(self.per_layer or {})
+
+
+def collapsed_layers(per_layer: dict) -> list[str]:
+    """The prunable tensors of a per_layer summary that keep no weight: layer collapse (Tanaka et al.
+    2020), after which the network's output no longer depends on its input."""
+    return [name for name, counts in per_layer.items() if counts["total"] and not counts["remaining"]]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from deepfake_lth import code_deps, methods, paths
 from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.config import (
-    check_demo_roots, control_levels, dataset_params, enabled_datasets, gradcam_levels, lookup, pruning_levels, runs,
+    check_demo_roots, control_levels, dataset_params, enabled_datasets, gradcam_levels, gradcam_models, lookup, pruning_levels, runs,
     synthetic_datasets, transfer_levels, transfer_pairs,
 )
 from deepfake_lth.errors import ConfigError
@@ -228,8 +228,7 @@ def study(params: dict) -> list[Job]:
             for seed in params["seeds"]:
                 jobs += [transfer_job(params, source, target, model, seed, m, L)
                          for m in params["transfer"]["methods"] for L in transfer_levels(params)]
-    jobs += [gradcam_job(params, d, m) for d in enabled_datasets(params) for m in params["gradcam"]["models"]
-             if m in params["models"]]
+    jobs += [gradcam_job(params, d, m) for d in enabled_datasets(params) for m in gradcam_models(params)]
     return jobs + [report_job(params, jobs)]
 
 

@@ -7,22 +7,31 @@ from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version
+from snakemake.utils import min_version, update_config
 
 from deepfake_lth import job_kinds, reruns, stages
-from deepfake_lth.config import validate_params
+from deepfake_lth.config import read_params_file, typed_overrides, validate_params
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.report import catalog
 
 min_version("9.0")
 
 # The params files in force (--configfile=FILE replaces params.yaml), as messages name them.
-CONFIG_SOURCE = ", ".join(
+CONFIG_FILES = [
     os.path.relpath(f) if Path(f).resolve().is_relative_to(Path.cwd()) else str(f)
     for f in workflow.overwrite_configfiles or ["params.yaml"]
-)
+]
+CONFIG_SOURCE = ", ".join(CONFIG_FILES)
+# --config KEY=VALUE: top-level keys only (Snakemake's parser refuses a dotted one); a mapping merges into the key's.
+COMMAND_LINE = typed_overrides(workflow.config_settings.config)
 try:  # the CLI's validation and its one-line message, not Snakemake's dump of the whole schema
-    PARAMS = validate_params(config, CONFIG_SOURCE)
+    written = {}
+    for file in CONFIG_FILES:  # Snakemake's loader keeps the last of two equal keys; ours names them
+        update_config(written, read_params_file(file))
+    PARAMS = validate_params(written, CONFIG_SOURCE)
+    if COMMAND_LINE:  # the files are valid, so what is not is the command line's
+        update_config(written, COMMAND_LINE)
+        PARAMS = validate_params(written, "--config " + " ".join(f"{k}={v}" for k, v in COMMAND_LINE.items()))
 except ConfigError as e:
     raise WorkflowError(str(e)) from None
 TABLE = stages.StageTable(PARAMS)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
+from deepfake_lth.errors import ConfigError
+
 if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
@@ -180,7 +182,7 @@ def keras_models() -> tuple[str, ...]:
 
 def model_spec(name: str) -> ModelSpec:
     if name not in _REGISTRY:
-        raise ValueError(f"unknown model '{name}' (allowed: {', '.join(_REGISTRY)})")
+        raise ConfigError(f"unknown model '{name}' (allowed: {', '.join(_REGISTRY)})")
     return _REGISTRY[name]
 
 

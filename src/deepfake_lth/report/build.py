@@ -9,7 +9,7 @@ import pandas as pd
 
 from deepfake_lth import paths, stages
 from deepfake_lth.errors import InputError
-from deepfake_lth.io import atomic_dir, atomic_path
+from deepfake_lth.io import atomic_dir, atomic_path, remove_stale_temporaries
 from deepfake_lth.models.registry import model_names, model_spec
 from deepfake_lth.report import catalog
 from deepfake_lth.report import figures as plots
@@ -31,7 +31,7 @@ RUNS_COLUMNS = [
     "test_accuracy", "test_accuracy_ci_low", "test_accuracy_ci_high",
     "test_auc", "test_auc_ci_low", "test_auc_ci_high", "test_eer", "test_eer_ci_low", "test_eer_ci_high",
     "test_video_accuracy", "test_video_accuracy_ci_low", "test_video_accuracy_ci_high",
-    "test_video_auc", "test_video_auc_ci_low", "test_video_auc_ci_high", "remaining_weights",
+    "test_video_auc", "test_video_auc_ci_low", "test_video_auc_ci_high", "remaining_weights", "collapsed_layers",
 ]
 
 
@@ -45,6 +45,9 @@ def build_report(params: dict) -> dict:
     InputError when no declared metrics file exists. Each folder is replaced whole, figures last.
     """
     outputs = paths.report_outputs(params)
+    stale = [tmp for output in outputs.values() for tmp in remove_stale_temporaries(output)]
+    if stale:
+        log.info("removed %d temporaries left by an interrupted report job: %s", len(stale), ", ".join(map(str, stale)))
     inputs = sort_report_inputs(stages.study(params)[-1], paths.result_files_on_disk(params))
     frame = collect_metrics(inputs.metrics, params["paths"]["results"])
     intervals = study_intervals(frame, inputs.predictions, params["statistics"])
@@ -55,6 +58,8 @@ def build_report(params: dict) -> dict:
     tables = build_tables(frame, records, params, roles, intervals) + anatomy.tables()
     log.info("%d metrics files, %d Grad-CAM records, %d tables; %d declared files not found, %d undeclared ignored",
              len(frame), len(records), len(tables), len(inputs.missing), len(inputs.ignored))
+    for mask in inputs.damaged:
+        log.warning("%s: mask not found, though its run's metrics.json is there: its overlap pairs are left out", mask)
 
     with atomic_dir(outputs["tables"]) as folder:
         for table in tables:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepfake_lth.models.registry import model_label
+from deepfake_lth.paths import TRANSFER_SEPARATOR
 
 FIGURES = {
     "fig1_teaser": "Fig. 1: dense models against their tickets",
@@ -80,7 +81,7 @@ def placement(name: str) -> tuple[str, str]:
     if _per_model(name):
         return ANATOMY, model_label(_per_model(name)[1])
     if name.startswith(TRANSFER_TABLE):
-        source, target = name[len(TRANSFER_TABLE):].split("__to__")
+        source, target = name[len(TRANSFER_TABLE):].split(TRANSFER_SEPARATOR)
         return TRANSFER, f"{source} → {target}"
     category = next((c for prefix, c in TABLE_CATEGORY.items() if name.startswith(prefix)), STUDY)
     return category, EVERYTHING

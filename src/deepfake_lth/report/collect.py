@@ -29,6 +29,7 @@ class ReportInputs:
     predictions: dict[Path, Path]  # each declared metrics.json -> the predictions.csv declared beside it
     gradcam: list[Path]  # declared gradcam.json files that exist
     missing: list[Path]  # declared, not found (their jobs have not run)
+    damaged: list[Path]  # declared masks not found beside their run's metrics.json: its overlap pairs are left out
     ignored: list[Path]  # result files under results/ that the declared study does not contain
 
 
@@ -37,11 +38,13 @@ def sort_report_inputs(job, on_disk: list[Path]) -> ReportInputs:
     the result files `on_disk` (paths.result_files_on_disk)."""
     declared_metrics, declared_gradcam = list(job.inputs["metrics"]), list(job.inputs["gradcam"])
     declared = {Path(p) for p in declared_metrics + declared_gradcam}
+    made = {Path(p).parent for p in declared_metrics if Path(p).is_file()}  # the folders of the runs made
     return ReportInputs(
         metrics=[p for p in declared_metrics if p.is_file()],
         predictions=dict(zip(map(Path, declared_metrics), map(Path, job.inputs["predictions"]))),
         gradcam=[p for p in declared_gradcam if p.is_file()],
         missing=[p for p in declared_metrics + declared_gradcam if not p.is_file()],
+        damaged=[mask for mask in map(Path, job.inputs["masks"]) if not mask.is_file() and mask.parent in made],
         ignored=sorted(p for p in on_disk if p not in declared),
     )
 
@@ -75,6 +78,7 @@ def _metrics_row(path: Path, metrics: MetricsRecord) -> dict:
         "version": metrics.version,
         "params": metrics.params or {},
         "per_layer": metrics.per_layer or {},
+        "collapsed_layers": ", ".join(metrics.collapsed_layers),
     }
     for key in COUNT_KEYS:
         row[key] = as_float(getattr(metrics, key))

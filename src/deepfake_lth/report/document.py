@@ -25,6 +25,7 @@ def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict]
     sections = [
         _header(params, frame, gradcam_records),
         _inputs_section(params, inputs),
+        _collapse_section(frame),
         _claims_section(params, frame, tables, intervals),
         _data_section(params, frame, roles),
         assumptions_section(params, frame, gradcam_records),
@@ -79,12 +80,28 @@ def _spread_sentence(seeds: int) -> str:
 LISTED_FOLDERS = 30
 
 
+def _collapse_section(frame: pd.DataFrame) -> str:
+    """The runs with a layer that keeps no weight (metrics.json per_layer): marked, since their output is a constant."""
+    collapsed = frame[frame["collapsed_layers"] != ""]
+    if collapsed.empty:
+        return ""
+    lines = [f"> **Layer collapse.** {len(collapsed)} runs keep no weight in at least one prunable layer, so their "
+             "output does not depend on the input: their numbers, and the verdicts over them, are a collapsed "
+             "network's (runs.csv `collapsed_layers`).", ""]
+    lines += [f"- `{row.path}`: {row.collapsed_layers}" for row in collapsed.itertuples()]
+    return "\n".join(lines + [""])
+
+
 def _inputs_section(params, inputs: ReportInputs) -> str:
     """Declared results not yet made, and result files on disk that the declared study does not contain."""
     lines = []
     if inputs.missing:
         lines += [f"> **Incomplete study.** {len(inputs.missing)} result files that params.yaml declares do not "
                   "exist yet (their jobs have not run); the tables below lack them.", ""]
+    if inputs.damaged:
+        lines += [f"> **Damaged runs.** {len(inputs.damaged)} runs have their metrics.json but not the mask.pt "
+                  "that params.yaml declares beside it; the mask-overlap table leaves out every pair with one of "
+                  "them. Make them again: " + ", ".join(f"`{p}`" for p in inputs.damaged[:LISTED_FOLDERS]), ""]
     if inputs.ignored:
         results = params["paths"]["results"]
         folders = sorted({str(p.parent.relative_to(results)) if p.is_relative_to(results) else str(p.parent)

@@ -6,7 +6,7 @@ import pandas as pd
 
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
-from deepfake_lth.paths import level_name
+from deepfake_lth.paths import TRANSFER_SEPARATOR, level_name
 from deepfake_lth.report.cells import pm_column
 from deepfake_lth.report.formats import Table
 from deepfake_lth.report.intervals import Intervals
@@ -57,4 +57,4 @@ def _transfer_table(frame, moved, source, target, params, intervals) -> Table:
             display[label] = pm_column(numbers, f"{prefix}_test_accuracy_pct")
     title = (f"Tickets found on {source} trained and tested on {target} (test accuracy %, {spread_note(frame)}; "
              "cf. the paper's Table I)")
-    return Table(f"table4_transfer_{source}__to__{target}", title, numbers, display)
+    return Table(f"table4_transfer_{source}{TRANSFER_SEPARATOR}{target}", title, numbers, display)

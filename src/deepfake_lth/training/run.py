@@ -22,7 +22,7 @@ from deepfake_lth.config import sparsity_at_level
 from deepfake_lth.device import choose_device, derive_seed, seed_everything, use_torch_threads
 from deepfake_lth.io import save_tensors, write_csv
 from deepfake_lth.predictions import write_predictions
-from deepfake_lth.records import MetricsRecord
+from deepfake_lth.records import MetricsRecord, collapsed_layers
 from deepfake_lth.models.masking import Mask, MaskKeeper, full_mask, sparsity_summary
 from deepfake_lth.models.registry import (
     build_model,
@@ -100,6 +100,10 @@ class _Fit:
     def start(self) -> None:
         """Resume from resume.pt if it is this run's; otherwise save θ0 (and θk when k is 0)."""
         log.info("%s: training on %s (%s)", self.out_dir, self.device, self.execution)
+        collapsed = collapsed_layers(sparsity_summary(self.mask)["per_layer"])
+        if collapsed:
+            log.warning("%s: layer collapse at level %d: %s keep no weight, so the output no longer depends on "
+                        "the input; the report marks this run", self.out_dir, self.identity.level, ", ".join(collapsed))
         resumed = _load_resume(self.resume_path, self.key, self.model, self.optimizer)
         if resumed:
             self.progress, self.best_state = resumed
