@@ -19,9 +19,10 @@ include: "workflow/rules/jobs.smk"
 include: "workflow/rules/report.smk"
 
 
-onstart:
+onstart:  # a run that executes, holding Snakemake's lock (not a dry run, not a refused run)
     from deepfake_lth.plan import study_plan
 
+    RERUNS.save()
     print(study_plan(PARAMS, CONFIG_SOURCE))
 
 

@@ -46,7 +46,7 @@ DB_USER = "slurm"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 # How long a start waits for another process's test cluster to finish.
-LOCK_TIMEOUT_S = 600.0
+LOCK_TIMEOUT_S = 1800.0
 TERMINAL_JOB_STATES = {
     "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
     "PREEMPTED", "BOOT_FAIL", "DEADLINE",

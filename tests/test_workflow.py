@@ -80,15 +80,18 @@ def test_every_job_writes_one_benchmark_file(study, params):
         assert header.split("\t")[:3] == ["s", "h:m:s", "max_rss"] and float(values.split("\t")[0]) > 0, path
 
 
-def train_processes() -> list[tuple[int, list[str]]]:
-    """(pid, argv) of the running `deepfake-lth ... train` Python processes (not their shell wrappers)."""
+def train_processes(workdir: Path) -> list[tuple[int, list[str]]]:
+    """(pid, argv) of the running `deepfake-lth ... train` Python processes (not their shell wrappers) whose
+    working directory is `workdir`: this test's own jobs, never another checkout's or a user's."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
             argv = (proc / "cmdline").read_bytes().decode().split("\0")
+            cwd = (proc / "cwd").resolve(strict=True)
         except OSError:
             continue
-        if len(argv) > 2 and "python" in Path(argv[0]).name and argv[1].endswith("deepfake-lth") and "train" in argv:
+        if (len(argv) > 2 and "python" in Path(argv[0]).name and argv[1].endswith("deepfake-lth") and "train" in argv
+                and cwd == workdir.resolve()):
             found.append((int(proc.name), argv))
     return found
 
@@ -101,7 +104,7 @@ def test_a_killed_training_job_is_made_again_with_what_depends_on_it(study, para
     forced = subprocess.Popen(snakemake_command(study, "--cores", "1", "-R", "train", "results/figures"), cwd=study,
                               env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
-    while not (killed := train_processes()) and time.monotonic() < deadline and forced.poll() is None:
+    while not (killed := train_processes(study)) and time.monotonic() < deadline and forced.poll() is None:
         time.sleep(0.05)
     assert killed, "no training job started"
     pid, argv = killed[0]

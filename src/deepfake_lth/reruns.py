@@ -40,26 +40,44 @@ def lost_inputs(jobs, results_root: str | Path) -> dict[str, list[Path]]:
 
 
 class RerunCounts:
-    """How often each job was found finished over lost inputs (a JSON file of Snakemake's run files)."""
+    """How often each job was found finished over lost inputs (a JSON file of Snakemake's run files).
+
+    A count belongs to a job *and its params digest*, so another study in the same folder (another
+    --configfile, whose job of the same name reads other files) neither raises nor reads it. Counts are
+    raised in memory when the workflow is parsed, so that a dry run plans the reruns, and kept on disk only
+    by `save`, which the Snakefile's onstart calls: a dry run, or a run refused by Snakemake's lock, never
+    gets there, so it changes no count and no finished job is planned again for it.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.counts: dict[str, int] = read_json(self.path) if self.path.is_file() else {}
+        self.saved: dict[str, int] = read_json(self.path) if self.path.is_file() else {}
+        self.counts = dict(self.saved)
+
+    @staticmethod
+    def key(job) -> str:
+        return f"{job.name} {job.digest}"
 
     def count_lost_inputs(self, jobs, results_root: str | Path) -> dict[str, list[Path]]:
         """Raise the count of every finished job whose result inputs are gone; return those jobs' losses."""
         lost = lost_inputs(jobs, results_root)
         if lost:
-            for name in lost:
-                self.counts[name] = self.counts.get(name, 0) + 1
-            write_json(self.path, self.counts)
+            for job in jobs:
+                if job.name in lost:
+                    self.counts[self.key(job)] = self.saved.get(self.key(job), 0) + 1
             files = sorted({str(p) for missing in lost.values() for p in missing})
             log.warning("%d finished jobs read %d result files that are gone (%s%s): they run again, after the "
                         "jobs that make those files", len(lost), len(files), ", ".join(files[:3]),
                         ", ..." if len(files) > 3 else "")
         return lost
 
+    def save(self) -> None:
+        """Keep the raised counts: only for a run that executes the jobs they rerun."""
+        if self.counts != self.saved:
+            write_json(self.path, self.counts)
+            self.saved = dict(self.counts)
+
     def digest(self, job) -> str:
         """The job's params digest, with its rerun count when it has one."""
-        count = self.counts.get(job.name, 0)
+        count = self.counts.get(self.key(job), 0)
         return f"{job.digest} rerun {count}" if count else job.digest

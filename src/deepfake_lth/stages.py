@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +50,7 @@ class Job:
         return KINDS[self.rule]
 
     def command(self, params_file: str | Path) -> str:
-        return " ".join(["deepfake-lth", "--params", str(params_file), *self.args])
+        return shlex.join(["deepfake-lth", "--params", str(params_file), *self.args])
 
     def input_files(self) -> list[Path]:
         """Every input once, in order (with rewind `none` the trained weights are also the rewind point)."""

@@ -53,7 +53,8 @@ def write_resolved_params(params):
 
 PARAMS_FILE = write_resolved_params(PARAMS)
 # Finished jobs whose result inputs are gone (a job killed mid-run loses its outputs) run again: see reruns.py.
-# Only this invocation's own process counts them; a cluster job's Snakemake reads the same counts.
+# Only this invocation's own process counts them, in memory; the Snakefile's onstart keeps them when the run
+# executes (never a dry run or a run the lock refuses), before any job starts, so a cluster job's Snakemake reads them.
 RERUNS = reruns.RerunCounts(RUN_FILES / reruns.COUNTS_FILE)
 if workflow.is_main_process:
     RERUNS.count_lost_inputs(TABLE.jobs, PARAMS["paths"]["results"])
@@ -131,7 +132,7 @@ def resources_of(kind):
 # Without gpu_slots, each torch job is one whole `gpu`, as before. (SLURM: see its profile.)
 WHOLE_GPUS = 0 if "gpu_slots" in workflow.global_resources else 1
 
-JOB_SHELL = "export OMP_NUM_THREADS={threads}; {params.command} > {log} 2>&1"
+JOB_SHELL = "export OMP_NUM_THREADS={threads}; {params.command} > {log:q} 2>&1"  # the command quotes its own paths
 
 
 wildcard_constraints:

@@ -87,7 +87,7 @@ def _collapse_section(frame: pd.DataFrame) -> str:
         return ""
     lines = [f"> **Layer collapse.** {len(collapsed)} runs keep no weight in at least one prunable layer, so their "
              "output does not depend on the input: their numbers, and the verdicts over them, are a collapsed "
-             "network's (runs.csv `collapsed_layers`).", ""]
+             "network's (accuracy_vs_sparsity.csv, column `collapsed_layers`).", ""]
     lines += [f"- `{row.path}`: {row.collapsed_layers}" for row in collapsed.itertuples()]
     return "\n".join(lines + [""])
 
