@@ -170,3 +170,32 @@ def test_a_missing_input_is_an_input_error_naming_the_file(params):
         run_level(params, "tiny", MODEL, 7, "oneshot", 1)
     with pytest.raises(ConfigError, match="level 9"):
         run_level(params, "tiny", MODEL, SEED, "imp_global", 9)
+
+
+def first_layer_collapsed_ticket(ctx):
+    """A ticket function (registered by the test below): IMP's ticket with its first prunable layer emptied."""
+    from deepfake_lth.lottery.runner import pruned_ticket
+
+    mask, start = pruned_ticket(ctx)
+    first = ctx.names[0]
+    mask[first] = torch.zeros_like(mask[first])
+    start[first] = start[first] * 0
+    return mask, start
+
+
+def test_layer_collapse_is_named_in_the_runs_log_and_in_the_plan(params, caplog):
+    from deepfake_lth import methods
+    from deepfake_lth.plan import collapse_warnings
+    from deepfake_lth.stages import study
+
+    collapsing = methods.Method("collapsing", "Collapsing", methods.IMP, methods.Style("#000000", "x"),
+                                (methods.PREVIOUS, methods.REWIND), "test_lottery_runs:first_layer_collapsed_ticket")
+    with methods.registered(collapsing):
+        changed = with_pruning(params, methods=["imp_global", "collapsing"], levels=1)
+        with single_thread():
+            metrics = run_level(changed, "tiny", MODEL, SEED, "collapsing", 1)
+        first = prunable_parameter_names(fresh_net(params), False)[0]
+        assert f"layer collapse at level 1: {first} keep no weight" in caplog.text
+        assert metrics["per_layer"][first]["remaining"] == 0
+        folder = paths.level_dir(changed, "tiny", MODEL, SEED, "collapsing", 1)
+        assert collapse_warnings(study(changed)) == [f"layer collapse: {folder} (level 1): {first} keep no weight"]
