@@ -224,3 +224,23 @@ def test_the_snakefile_reports_a_bad_key_in_one_line(tmp_path):
     assert "--config bogus=1: key '<top level>': Additional properties are not allowed ('bogus' was unexpected)" in out
     assert "Failed validating" not in out and len(out.splitlines()) < 12
     assert (REPO / "workflow/schemas/params.schema.yaml").is_file()
+
+
+def test_another_studys_run_in_the_same_folder_neither_raises_nor_reads_this_studys_counts(tmp_path, tiny,
+                                                                                         monkeypatch):
+    """A count belongs to a job and its params digest: the report of a study with one seed more declares files
+    this folder never had, and counting them must not make this study's finished report run again."""
+    monkeypatch.chdir(tmp_path)
+    ours = study(validate_params(tiny))
+    for job in ours:  # our study, finished
+        for path in job.outputs.values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.mkdir() if path.suffix == "" else path.write_text("x")
+    theirs = study(validate_params({**tiny, "seeds": [0, 1]}))
+    assert ours[-1].name == theirs[-1].name and ours[-1].digest != theirs[-1].digest
+    counts = RerunCounts(tmp_path / "counts.json")
+    assert "report" in counts.count_lost_inputs(theirs, "results")  # their report reads seed 1's files
+    counts.save()  # their run executed
+    again = RerunCounts(tmp_path / "counts.json")
+    assert again.count_lost_inputs(ours, "results") == {} and again.digest(ours[-1]) == ours[-1].digest
+    assert again.digest(theirs[-1]) == f"{theirs[-1].digest} rerun 1"
