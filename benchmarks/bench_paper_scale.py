@@ -141,7 +141,7 @@ def bench_model(name: str, store: Path, params: dict, training: dict, size: dict
     from deepfake_lth.training.run import new_model
 
     splits = load_face_splits(store, params["normalization"])
-    execution = resolve_execution(training, device)
+    execution = resolve_execution(training, device, name)
     model = prepare_model(new_model(params, name, size["image_size"], 0), execution, device)
     configure_kernels(execution, device)
     forward = Forward(model, execution, device)
@@ -196,7 +196,7 @@ def worker(store: str, image_size: int, batch_size: int, epochs: int, spawned: f
     params, training = run_settings({"batch_size": batch_size}, device.type)
     splits = load_face_splits(Path(store), params["normalization"])
     opened = time.time()
-    execution = resolve_execution(training, device)
+    execution = resolve_execution(training, device, "mesonet")
     model = prepare_model(new_model(params, "mesonet", image_size, 0), execution, device)
     configure_kernels(execution, device)
     built = time.time()

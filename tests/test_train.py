@@ -89,9 +89,11 @@ def test_theta_k_is_the_weights_after_k_optimiser_steps(tmp_path):
     assert not torch.equal(rewind["classifier.2.weight"], init["classifier.2.weight"])
 
 
-def test_the_same_seed_gives_identical_metrics_and_weights(tmp_path):
-    first = make_params(tmp_path / "a")
-    second = make_params(tmp_path / "b")
+@pytest.mark.parametrize("precision, channels_last", [("fp32", False), ("bf16", True)])
+def test_the_same_seed_gives_identical_metrics_and_weights(tmp_path, precision, channels_last):
+    execution = {"precision": precision, "channels_last": channels_last}
+    first = make_params(tmp_path / "a", training=execution)
+    second = make_params(tmp_path / "b", training=execution)
     train_dense(first, "tiny", "cnn5", 1)
     train_dense(second, "tiny", "cnn5", 1)
     a, b = (paths.dense_dir(p, "tiny", "cnn5", 1) for p in (first, second))
@@ -101,7 +103,8 @@ def test_the_same_seed_gives_identical_metrics_and_weights(tmp_path):
     assert (a / "predictions.csv").read_bytes() == (b / "predictions.csv").read_bytes()
     fa, fb = load_tensors(a / "final.pt"), load_tensors(b / "final.pt")
     assert all(torch.equal(fa[k], fb[k]) for k in fa)
-    other = make_params(tmp_path / "c")
+    assert read_json(a / "metrics.json")["execution"]["precision"] == precision
+    other = make_params(tmp_path / "c", training=execution)
     assert train_dense(other, "tiny", "cnn5", 2)["splits"] != read_json(a / "metrics.json")["splits"]
 
 
@@ -166,8 +169,9 @@ def test_batchnorm_recalibration_sets_exact_means_and_changes_no_weight(tmp_path
 
 
 def test_recalibration_changes_what_validation_sees_and_is_recorded(tmp_path):
-    plain = train_dense(make_params(tmp_path / "a"), "tiny", "cnn5", 0)
-    params = make_params(tmp_path / "b", training={"bn_recalibration": True})
+    fp32 = {"precision": "fp32", "channels_last": False}  # the reference below recalibrates in fp32
+    plain = train_dense(make_params(tmp_path / "a", training=fp32), "tiny", "cnn5", 0)
+    params = make_params(tmp_path / "b", training={"bn_recalibration": True, **fp32})
     calibrated = train_dense(params, "tiny", "cnn5", 0)
     assert calibrated["params"]["training"]["bn_recalibration"] is True
     assert calibrated["splits"]["validation"]["loss"] != plain["splits"]["validation"]["loss"]

@@ -3,6 +3,8 @@ CUDA choices (resolved for a CUDA device object, reachable without a GPU)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -59,7 +61,7 @@ def test_bf16_autocast_trains_in_bf16_and_keeps_pruned_weights_exactly_zero(tmp_
     """bf16 autocast and channels_last on the CPU: the CUDA defaults, on the code path every level runs."""
     fast = {"precision": "bf16", "channels_last": True}
     results = {}
-    for name, training in (("fp32", {}), ("bf16", fast)):
+    for name, training in (("fp32", {"precision": "fp32", "channels_last": False}), ("bf16", fast)):
         params = make_params(tmp_path / name, training={**training, "max_epochs": 1})
         net = new_model(params, "mesonet", 32, 0)
         names = prunable_parameter_names(net, False)
@@ -73,17 +75,42 @@ def test_bf16_autocast_trains_in_bf16_and_keeps_pruned_weights_exactly_zero(tmp_
         assert all(v.dtype == torch.float32 and v.is_contiguous() for v in final.values() if v.is_floating_point())
     assert results["bf16"]["execution"] == {
         "device": "cpu", "precision": "bf16", "channels_last": True, "deterministic": True, "compile": False,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_bf16": execution.cpu_bf16_support(),
         "resident": True, "peak_device_memory_mb": None,
     }
     assert results["bf16"]["splits"] != results["fp32"]["splits"]  # autocast did lower the arithmetic
 
 
-def test_auto_means_bf16_nhwc_and_cudnn_benchmark_on_cuda_and_exact_fp32_on_cpu():
+@pytest.mark.parametrize("native", ["amx", "avx512_bf16"])
+def test_auto_means_bf16_nhwc_and_cudnn_benchmark_on_cuda_and_on_a_cpu_with_native_bf16(monkeypatch, caplog, native):
     auto = {"precision": "auto", "channels_last": "auto", "deterministic": "auto", "compile": False}
-    assert execution.resolve_execution(auto, CUDA) == execution.Execution("bf16", True, False, False)
-    assert execution.resolve_execution(auto, torch.device("cpu")) == execution.Execution("fp32", False, True, False)
+    assert execution.resolve_execution(auto, CUDA, "cnn5") == execution.Execution("bf16", True, False, False)
+    monkeypatch.setattr(execution, "cpu_bf16_support", lambda: native)
+    cpu = torch.device("cpu")
+    assert execution.resolve_execution(auto, cpu, "cnn5") == execution.Execution("bf16", True, True, False)
+    monkeypatch.setattr(execution, "cpu_bf16_support", lambda: None)  # emulated bf16: exact fp32, NCHW
+    assert execution.resolve_execution(auto, cpu, "cnn5") == execution.Execution("fp32", False, True, False)
+    assert "emulated" not in caplog.text
+    bf16 = {**auto, "precision": "bf16"}
+    assert execution.resolve_execution(bf16, cpu, "cnn5").precision == "bf16"
+    assert caplog.text.count("bf16 on a CPU without native bf16") == 1  # asked for, so warned about
     pinned = {**auto, "precision": "fp32", "deterministic": True}
-    assert execution.resolve_execution(pinned, CUDA) == execution.Execution("fp32", True, True, False)
+    assert execution.resolve_execution(pinned, CUDA, "cnn5") == execution.Execution("fp32", True, True, False)
+
+
+def test_a_models_registry_entry_can_keep_its_cpu_jobs_in_fp32_nchw(monkeypatch):
+    from deepfake_lth.models import registry
+
+    monkeypatch.setattr(execution, "cpu_bf16_support", lambda: "amx")
+    auto = {"precision": "auto", "channels_last": "auto", "deterministic": "auto", "compile": False}
+    slow = dataclasses.replace(registry.model_spec("cnn5"), name="slow", cpu_bf16=False, cpu_channels_last=False)
+    with registry.registered(slow):
+        assert execution.resolve_execution(auto, torch.device("cpu"), "slow") == execution.Execution(
+            "fp32", False, True, False)
+        assert execution.resolve_execution(auto, CUDA, "slow").precision == "bf16"  # a CPU default only
+
+
+def test_cudnn_benchmark_or_deterministic_kernels_on_cuda_nothing_switched_on_cpu():
     benchmark = torch.backends.cudnn.benchmark
     try:
         execution.configure_kernels(execution.Execution("bf16", True, False, False), CUDA)

@@ -95,6 +95,10 @@ class ModelSpec:
     defaults: tuple[str, ...] = ()  # the params keys whose default names this model
     description: str = ""  # for the report: where Grad-CAM looks in it (its target layer, in words)
     paper_gradcam: bool = False  # the model of the paper's Grad-CAM figure (Fig. 3), which the report draws first
+    # What `auto` resolves to on a CPU with native bf16 (training/execution.py): bf16 autocast and channels-last,
+    # unless benchmarks/bench_cpu_precision.py measured this model's training steps faster without.
+    cpu_bf16: bool = True
+    cpu_channels_last: bool = True
 
     @property
     def module(self) -> str:

@@ -3,15 +3,24 @@
 These settings change speed, not the method: weights, optimiser state and BatchNorm statistics stay
 fp32 whatever the precision (bf16 autocast only lowers the convolutions' and matrix products'
 arithmetic), and the mask keeper zeroes pruned weights after every fp32 optimiser step, so pruned
-weights stay exact zeros. `auto` means the fast choice on CUDA and the exact, reproducible one on a CPU.
+weights stay exact zeros. `auto` means the fast path native to the device: bf16 autocast and
+channels-last on CUDA and on a CPU that computes bf16 in hardware (AMX or AVX-512 BF16, where oneDNN
+runs bf16 convolutions natively), unless the model's registry entry says its CPU jobs are faster
+without (measured by benchmarks/bench_cpu_precision.py); fp32 and NCHW on any other CPU, where bf16 is
+emulated and slower. On one machine class and thread count, a rerun writes the same bytes either way.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from deepfake_lth.models.registry import model_spec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,15 +33,34 @@ class Execution:
     compile: bool
 
 
-def _resolve(setting, on_cuda: bool) -> bool:
-    return on_cuda if setting == "auto" else bool(setting)
+def cpu_bf16_support() -> str | None:
+    """How this CPU computes bf16 natively: "amx" (AMX tiles), "avx512_bf16" (AVX-512 BF16), or None
+    (emulated: slower than fp32)."""
+    cpu = torch.cpu
+    if getattr(cpu, "_is_amx_tile_supported", lambda: False)():
+        return "amx"
+    if getattr(cpu, "_is_avx512_bf16_supported", lambda: False)():
+        return "avx512_bf16"
+    return None
 
 
-def resolve_execution(training: dict, device: torch.device) -> Execution:
-    """params `training.precision`, `channels_last`, `deterministic`, `compile` resolved for `device`."""
+def _resolve(setting, fast: bool) -> bool:
+    return fast if setting == "auto" else bool(setting)
+
+
+def resolve_execution(training: dict, device: torch.device, model: str) -> Execution:
+    """params `training.precision`, `channels_last`, `deterministic`, `compile` resolved for `device` and
+    `model` (its registry entry's CPU defaults)."""
     cuda = device.type == "cuda"
-    precision = training["precision"] if training["precision"] != "auto" else ("bf16" if cuda else "fp32")
-    return Execution(precision, _resolve(training["channels_last"], cuda),
+    native = cuda or cpu_bf16_support() is not None
+    spec = model_spec(model)
+    fast_bf16 = cuda or (native and spec.cpu_bf16)
+    fast_layout = cuda or (native and spec.cpu_channels_last)
+    precision = training["precision"] if training["precision"] != "auto" else ("bf16" if fast_bf16 else "fp32")
+    if precision == "bf16" and not native:
+        log.warning("training.precision bf16 on a CPU without native bf16 (no AMX or AVX-512 BF16): emulated, "
+                    "slower than fp32")
+    return Execution(precision, _resolve(training["channels_last"], fast_layout),
                      _resolve(training["deterministic"], not cuda), bool(training["compile"]))
 
 
@@ -89,5 +117,7 @@ def peak_memory_mb(device: torch.device) -> float | None:
 
 def execution_record(execution: Execution, device: torch.device, resident: bool) -> dict:
     """metrics.json `execution`: how the numbers were computed (device, precision, path, peak memory)."""
-    return {"device": device.type, **asdict(execution), "resident": resident,
+    cpu = {} if device.type == "cuda" else {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                                            "cpu_bf16": cpu_bf16_support()}
+    return {"device": device.type, **asdict(execution), **cpu, "resident": resident,
             "peak_device_memory_mb": peak_memory_mb(device)}

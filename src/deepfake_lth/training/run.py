@@ -79,7 +79,7 @@ class _Fit:
         self.record = params_record(params, identity, splits.image_size)
         self.key = _fingerprint(identity, self.record, model, self.mask)
         self.checkpoints = dense_checkpoints
-        self.execution = resolve_execution(self.training, self.device)
+        self.execution = resolve_execution(self.training, self.device, identity.model)
         configure_kernels(self.execution, self.device)
         reset_peak_memory(self.device)
         self.model = prepare_model(model, self.execution, self.device)
