@@ -2,7 +2,7 @@
 
 For each model, at the demo's face size (params.yaml) and the paper's (params.paper.yaml), with one torch
 thread and with all of them: one training step (forward, BCE, backward, Adam step, batch 32, as the
-trainer runs it through training/execution.py's Forward) in each execution variant, alternated round by
+trainer runs it through training/execution.py's Forward and its fused optimiser) in each execution variant, alternated round by
 round, the best round of each kept. With one thread the clock is the process's CPU time (a shared
 machine's neighbours then cost nothing); with all threads it is wall time. Variants:
   fp32        fp32, NCHW: what every CPU job ran before bf16 was the default where native
@@ -33,6 +33,7 @@ import yaml
 
 from deepfake_lth.io import write_json
 from deepfake_lth.models.registry import MODEL_NAMES, build_model
+from deepfake_lth.training.loop import make_optimizer
 from deepfake_lth.training.execution import (
     Execution, Forward, cpu_bf16_support, prepare_model, resolve_execution,
 )
@@ -70,7 +71,7 @@ def step_runner(name: str, size: int, execution: Execution):
     device = torch.device("cpu")
     model = prepare_model(build_model(name, size), execution, device).train()
     forward = Forward(model, execution, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = make_optimizer(model, {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0})
     images = torch.randn(BATCH, 3, size, size)
     labels = (torch.arange(BATCH) % 2).float()
 
