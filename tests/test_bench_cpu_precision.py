@@ -36,7 +36,7 @@ def test_the_precision_benchmark_writes_every_field(tmp_path):
     assert result["training_gflop_per_image"] > 0 and result["size"] == "demo"
 
 
-def test_the_parity_benchmark_compares_the_default_with_fp32_beside_a_seed(tmp_path):
+def test_the_parity_benchmark_compares_bf16_with_fp32_beside_a_seed(tmp_path):
     out = tmp_path / "precision_parity.json"
     assert run_benchmark("bench_precision_parity", "--quick", "--workdir", str(tmp_path / "work"),
                          "--out", str(out)) == 0
@@ -47,5 +47,6 @@ def test_the_parity_benchmark_compares_the_default_with_fp32_beside_a_seed(tmp_p
     assert setting["precision_low"] <= setting["precision_gap"] <= setting["precision_high"]
     runs = {run["variant"]: run for run in written["runs"]}
     assert runs["fp32"]["execution"]["precision"] == "fp32" and runs["fp32_seed1"]["seed"] == 1
-    expected = "bf16" if cpu_bf16_support() else "fp32"
-    assert runs["default"]["execution"]["precision"] == expected
+    assert runs["bf16"]["execution"]["precision"] == "bf16" and runs["bf16"]["execution"]["channels_last"]
+    expected = "bf16+cl" if cpu_bf16_support() else "fp32"  # MesoNet, the quick run's model, passed parity
+    assert setting["default_execution"] == expected

@@ -95,10 +95,11 @@ class ModelSpec:
     defaults: tuple[str, ...] = ()  # the params keys whose default names this model
     description: str = ""  # for the report: where Grad-CAM looks in it (its target layer, in words)
     paper_gradcam: bool = False  # the model of the paper's Grad-CAM figure (Fig. 3), which the report draws first
-    # What `auto` resolves to on a CPU with native bf16 (training/execution.py): bf16 autocast and channels-last,
-    # unless benchmarks/bench_cpu_precision.py measured this model's training steps faster without.
-    cpu_bf16: bool = True
-    cpu_channels_last: bool = True
+    # What `auto` resolves to on a CPU with native bf16 (training/execution.py): bf16 autocast and channels-last
+    # once benchmarks/bench_precision_parity.py shows its bf16 runs within a seed's reach of fp32 and
+    # bench_cpu_precision.py faster; fp32/NCHW until then, or where either fails (docs/performance.md).
+    cpu_bf16: bool = False
+    cpu_channels_last: bool = False
 
     @property
     def module(self) -> str:
@@ -132,11 +133,12 @@ _MESO_TARGET = ("the output of the last conv block before its pooling, after its
                 "as in the authors' Keras model")
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (  # the study's models, in report order
     ModelSpec("mesonet", "MesoNet", lazy_builder("deepfake_lth.models.mesonet:MesoNet"), last_block_output,
-              keras_original="Meso4", description=_MESO_TARGET),
+              keras_original="Meso4", description=_MESO_TARGET, cpu_bf16=True, cpu_channels_last=True),
     ModelSpec("mesoinception", "MesoInception-4", lazy_builder("deepfake_lth.models.mesonet:MesoInception"),
               last_block_output, keras_original="MesoInception4", description=_MESO_TARGET),
     ModelSpec("cnn5", "CNN-5", lazy_builder("deepfake_lth.models.cnn5:CNN5"), last_block_output,
-              description="the output of the last conv block before its pooling, its ReLU"),
+              description="the output of the last conv block before its pooling, its ReLU", cpu_bf16=True,
+              cpu_channels_last=True),
     ModelSpec("resnet18", "ResNet-18", lazy_builder("deepfake_lth.models.resnet18:build_resnet18", loads_weights=True),
               last_residual_block, gpu_slots=4, defaults=("gradcam.models",), description="`layer4[-1]`",
               paper_gradcam=True),

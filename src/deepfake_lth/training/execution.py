@@ -4,10 +4,11 @@ These settings change speed, not the method: weights, optimiser state and BatchN
 fp32 whatever the precision (bf16 autocast only lowers the convolutions' and matrix products'
 arithmetic), and the mask keeper zeroes pruned weights after every fp32 optimiser step, so pruned
 weights stay exact zeros. `auto` means the fast path native to the device: bf16 autocast and
-channels-last on CUDA and on a CPU that computes bf16 in hardware (AMX or AVX-512 BF16, where oneDNN
-runs bf16 convolutions natively), unless the model's registry entry says its CPU jobs are faster
-without (measured by benchmarks/bench_cpu_precision.py); fp32 and NCHW on any other CPU, where bf16 is
-emulated and slower. On one machine class and thread count, a rerun writes the same bytes either way.
+channels-last on CUDA, and on a CPU that computes bf16 in hardware (AMX or AVX-512 BF16, where oneDNN
+runs bf16 convolutions natively) for the models whose registry entry takes it there (shown at accuracy
+parity and faster by benchmarks/bench_precision_parity.py and bench_cpu_precision.py); fp32 and NCHW
+otherwise, and on any other CPU, where bf16 is emulated and slower. On one machine class and thread
+count, a rerun writes the same bytes either way.
 """
 
 from __future__ import annotations
