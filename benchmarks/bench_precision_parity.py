@@ -44,8 +44,7 @@ RUNS = {"fp32": (FP32, 0), "bf16": ({"precision": "bf16", "channels_last": True}
 
 def study_params(workdir: Path, quick: bool) -> dict:
     """params.yaml's demo, every folder under `workdir`, one torch thread, on the CPU."""
-    params = load_params(REPO / "params.yaml")
-    params = copy.deepcopy(params)
+    params = load_params(REPO / "params.yaml")  # a fresh dict, changed in place below
     params["device"], params["torch_threads"] = "cpu", 1
     params["paths"] = {"raw": str(workdir / "raw"), "faces": str(workdir / "faces"), "results": str(workdir / "results")}
     for dataset in enabled_datasets(params):

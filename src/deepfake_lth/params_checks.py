@@ -81,7 +81,8 @@ def _check_requested_work(params: dict, source: str) -> None:
 def study_warnings(params: dict, source: str) -> list[str]:
     """What a params file asks for that the study will not do, one line each (validate and plan print them).
     Warnings, not errors: gradcam.models defaults to the paper's ResNet-18 whatever `models` says."""
-    unexplained = [model for model in params["gradcam"]["models"] if model not in gradcam_models(params)]
+    explained = gradcam_models(params)
+    unexplained = [model for model in params["gradcam"]["models"] if model not in explained]
     if not unexplained:
         return []
     return [f"{source}: key 'gradcam.models': {', '.join(unexplained)} not in models "

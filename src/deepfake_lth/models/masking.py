@@ -68,7 +68,8 @@ class MaskKeeper:
     def zero_gradients(self) -> None:
         pairs = [(param.grad, keep) for param, keep in zip(self._params, self._masks) if param.grad is not None]
         if pairs:
-            torch._foreach_mul_(*map(list, zip(*pairs)))  # one call for every tensor: 4x the per-tensor loop
+            grads, keeps = zip(*pairs)
+            torch._foreach_mul_(list(grads), list(keeps))  # one call for every tensor: 4x the per-tensor loop
 
     @torch.no_grad()
     def zero_weights(self) -> None:

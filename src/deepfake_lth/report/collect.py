@@ -38,13 +38,14 @@ def sort_report_inputs(job, on_disk: list[Path]) -> ReportInputs:
     the result files `on_disk` (paths.result_files_on_disk)."""
     declared_metrics, declared_gradcam = list(job.inputs["metrics"]), list(job.inputs["gradcam"])
     declared = {Path(p) for p in declared_metrics + declared_gradcam}
-    made = {Path(p).parent for p in declared_metrics if Path(p).is_file()}  # the folders of the runs made
+    made = [p for p in declared_metrics if p.is_file()]
+    made_runs = {Path(p).parent for p in made}
     return ReportInputs(
-        metrics=[p for p in declared_metrics if p.is_file()],
+        metrics=made,
         predictions=dict(zip(map(Path, declared_metrics), map(Path, job.inputs["predictions"]))),
         gradcam=[p for p in declared_gradcam if p.is_file()],
         missing=[p for p in declared_metrics + declared_gradcam if not p.is_file()],
-        damaged=[mask for mask in map(Path, job.inputs["masks"]) if not mask.is_file() and mask.parent in made],
+        damaged=[mask for mask in map(Path, job.inputs["masks"]) if mask.parent in made_runs and not mask.is_file()],
         ignored=sorted(p for p in on_disk if p not in declared),
     )
 
