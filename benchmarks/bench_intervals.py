@@ -1,5 +1,5 @@
 """What the intervals cost, and where they are computed: the report stage's bootstrap of one run's test
-predictions (report.bootstrap.resampled: accuracy, AUC and EER, image- and video-level, for every
+predictions (report.statistics.bootstrap.resampled: accuracy, AUC and EER, image- and video-level, for every
 resample at once), at the demo's test sizes and at the paper's, and the whole report stage's share.
 
 Test sets, each with statistics.bootstrap resamples (params.yaml's, default 2000):
@@ -31,7 +31,7 @@ import numpy as np
 
 from deepfake_lth import stages
 from deepfake_lth.config import load_params
-from deepfake_lth.report import bootstrap
+from deepfake_lth.report.statistics import bootstrap
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out" / "intervals.json"

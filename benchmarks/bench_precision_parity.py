@@ -33,7 +33,7 @@ import torch
 from deepfake_lth import paths
 from deepfake_lth.config import enabled_datasets, load_params
 from deepfake_lth.io import write_json
-from deepfake_lth.report.intervals import Intervals
+from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.training.execution import cpu_bf16_support, resolve_execution
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,10 +12,10 @@ import torch
 
 from deepfake_lth import paths
 from deepfake_lth.io import save_tensors
-from deepfake_lth.report import catalog
+from deepfake_lth.report.anatomy.mask_pairs import DATASETS, METHODS, overlap_pairs
+from deepfake_lth.report.anatomy.overlap import ALL_LAYERS, COLUMNS, chance_jaccard, jaccard
 from deepfake_lth.report.build import build_report
-from deepfake_lth.report.mask_pairs import DATASETS, METHODS, overlap_pairs
-from deepfake_lth.report.overlap import ALL_LAYERS, COLUMNS, chance_jaccard, jaccard
+from deepfake_lth.report.document import catalog
 from test_report import MODELS, PRUNABLE, SOURCE, TARGET, make_params, write_results_tree
 
 

@@ -15,8 +15,8 @@ from deepfake_lth.errors import InputError
 from deepfake_lth.io import save_tensors
 from deepfake_lth.predictions import read_predictions
 from deepfake_lth.records import read_metrics
-from deepfake_lth.report import catalog
 from deepfake_lth.report.build import build_report
+from deepfake_lth.report.document import catalog
 from test_report import SOURCE, make_params, write_results_tree
 
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from deepfake_lth import methods
-from deepfake_lth.report import figures
 from deepfake_lth.report.build import build_report
 from deepfake_lth.report.collect import collect_metrics
+from deepfake_lth.report.figures import study_figures as figures
 from test_report import make_params, write_results_tree
 
 NAME, LABEL, COLOR, MARKER = "throwaway", "Throwaway-Prune", "#123456", "v"

@@ -13,7 +13,7 @@ from deepfake_lth.config import ConfigError, validate_params
 from deepfake_lth.io import load_tensors, save_tensors
 from deepfake_lth.models.registry import build_model
 from deepfake_lth.report.build import build_report
-from deepfake_lth.report.document import _starting_weights
+from deepfake_lth.report.document.report_md import _starting_weights
 from deepfake_lth.training.inputs import RunIdentity, params_record
 from deepfake_lth.training.run import train_dense
 from test_train_support import make_params, one_thread  # noqa: F401 (autouse)

@@ -19,10 +19,11 @@ from deepfake_lth.config import sparsity_at_level, validate_params
 from deepfake_lth.errors import InputError
 from deepfake_lth.paths import dense_dir, gradcam_dir, level_dir, level_name, transfer_dir
 from deepfake_lth.predictions import write_predictions
-from deepfake_lth.report import catalog, description, paper
+from deepfake_lth.report import paper
 from deepfake_lth.report.build import build_report
-from deepfake_lth.report.cells import mean_pm_std
-from deepfake_lth.report.formats import latex_escape, to_markdown
+from deepfake_lth.report.document import catalog, description
+from deepfake_lth.report.tables.cells import mean_pm_std
+from deepfake_lth.report.tables.formats import latex_escape, to_markdown
 
 PAPER_MD = REPO.parent / "shared" / "PAPER.md"
 SOURCE, TARGET = "demo_gan", "demo_swap"

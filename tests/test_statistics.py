@@ -13,10 +13,10 @@ import pytest
 
 from deepfake_lth import metrics
 from deepfake_lth.predictions import read_predictions, write_predictions
-from deepfake_lth.report import bootstrap
 from deepfake_lth.report.build import build_report
-from deepfake_lth.report.claims import FAILS, HOLDS, INCONCLUSIVE, NON_INFERIORITY, SUPERIORITY, verdict
-from deepfake_lth.report.intervals import Intervals
+from deepfake_lth.report.statistics import bootstrap
+from deepfake_lth.report.statistics.claims import FAILS, HOLDS, INCONCLUSIVE, NON_INFERIORITY, SUPERIORITY, verdict
+from deepfake_lth.report.statistics.intervals import Intervals
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_report import make_params, write_results_tree  # noqa: E402
@@ -211,8 +211,8 @@ def test_with_one_seed_nothing_says_over_seeds_and_fig2_names_its_band(one_seed_
     params, results = one_seed_report
     for path in [results / "report.md", *(results / "tables").glob("*.md")]:
         assert "over seeds" not in path.read_text(), path
-    from deepfake_lth.report import figures
     from deepfake_lth.report.collect import collect_metrics
+    from deepfake_lth.report.figures import study_figures as figures
     frame = collect_metrics(sorted(results.glob("runs/**/metrics.json")), results)
     figure = figures.accuracy_vs_sparsity(frame, params)
     assert "one seed; bands: 95% intervals, bootstrap over test groups" in figure._suptitle.get_text()

@@ -24,7 +24,7 @@ import browser
 from conftest import TINY_PARAMS
 from deepfake_lth import paths, stages, targets
 from deepfake_lth.config import load_params
-from deepfake_lth.report import catalog
+from deepfake_lth.report.document import catalog
 from test_paper_path import readme_commands
 from workflow_runner import ENV, dvc, make_dvc_project, planned_jobs, snakemake, snakemake_command
 

@@ -83,7 +83,7 @@ def _cmd_report(params, args):
 
 
 def _cmd_report_page(params, args):
-    from deepfake_lth.report.description import write_report_page
+    from deepfake_lth.report.document.description import write_report_page
 
     print(f"wrote {write_report_page(params)}")
 

@@ -92,7 +92,7 @@ KINDS: dict[str, JobKind] = {kind.rule: kind for kind in (  # upstream first
     JobKind("report", "Building the tables, figures and report", (), paths.report_outputs,
             "deepfake_lth.report.build", REPORT_KEYS, mem_mb=2000, runtime=30),
     JobKind("report_page", "Writing the HTML report's description page", (), paths.report_page_outputs,
-            "deepfake_lth.report.description", ("report",), mem_mb=1000, runtime=10, snakemake_only=True),
+            "deepfake_lth.report.document.description", ("report",), mem_mb=1000, runtime=10, snakemake_only=True),
 )}
 TORCH_RULES = tuple(rule for rule, kind in KINDS.items() if kind.torch)
 

@@ -97,7 +97,7 @@ def report_outputs(params) -> dict:
 
 # The page's own text: workflow/report/workflow.rst, linked into the package so that a job finds it
 # wherever Snakemake's working directory is.
-REPORT_PAGE_INTRO = Path(__file__).resolve().parent / "report" / "page_intro.rst"
+REPORT_PAGE_INTRO = Path(__file__).resolve().parent / "report" / "document" / "page_intro.rst"
 
 
 def report_page_outputs(params) -> dict:

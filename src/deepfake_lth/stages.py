@@ -25,7 +25,7 @@ from deepfake_lth.config import (
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.job_kinds import KINDS, TORCH_RULES, JobKind
 from deepfake_lth.models.registry import model_spec
-from deepfake_lth.report.mask_pairs import overlap_masks
+from deepfake_lth.report.anatomy.mask_pairs import overlap_masks
 
 FOLDER_OUTPUTS = frozenset({"root", "store", "tables", "figures"})  # output names that are folders
 METRICS_OUTPUTS = frozenset({"metrics"})  # output names that are DVC metrics

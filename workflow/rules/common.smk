@@ -12,7 +12,7 @@ from snakemake.utils import min_version, update_config
 from deepfake_lth import job_kinds, reruns, stages
 from deepfake_lth.config import read_params_file, typed_overrides, validate_params
 from deepfake_lth.errors import ConfigError
-from deepfake_lth.report import catalog
+from deepfake_lth.report.document import catalog
 
 min_version("9.0")
 

@@ -11,17 +11,17 @@ from deepfake_lth import paths, stages
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import atomic_dir, atomic_path, remove_stale_temporaries
 from deepfake_lth.models.registry import model_names, model_spec
-from deepfake_lth.report import catalog
-from deepfake_lth.report import figures as plots
 from deepfake_lth.report import paper
-from deepfake_lth.report.anatomy import Anatomy
+from deepfake_lth.report.anatomy.ticket_anatomy import Anatomy
 from deepfake_lth.report.collect import collect_gradcam, collect_metrics, sort_report_inputs
-from deepfake_lth.report.document import render_report
-from deepfake_lth.report.formats import to_html, write_table
-from deepfake_lth.report.intervals import Intervals, add_run_intervals, study_intervals
+from deepfake_lth.report.document import catalog
+from deepfake_lth.report.document.report_md import render_report
+from deepfake_lth.report.figures import study_figures as plots
 from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
+from deepfake_lth.report.statistics.intervals import Intervals, add_run_intervals, study_intervals
 from deepfake_lth.report.summary import in_domain, ordered, sort_rows
-from deepfake_lth.report.tables import build_tables
+from deepfake_lth.report.tables.formats import to_html, write_table
+from deepfake_lth.report.tables.run_tables import build_tables
 
 log = logging.getLogger(__name__)
 

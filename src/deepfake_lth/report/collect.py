@@ -15,7 +15,7 @@ import pandas as pd
 
 from deepfake_lth.errors import InputError
 from deepfake_lth.records import MetricsRecord, read_gradcam, read_metrics
-from deepfake_lth.report.cells import as_float
+from deepfake_lth.report.tables.cells import as_float
 
 SPLIT_METRICS = ("accuracy", "auc", "eer", "ap", "loss", "n")
 COUNT_KEYS = ("remaining_weights", "prunable_weights", "total_parameters", "epochs", "best_epoch")

@@ -32,7 +32,7 @@ def spread_note(frame: pd.DataFrame) -> str:
 
 def summarize_over_seeds(frame: pd.DataFrame, keys: list[str], intervals=None) -> pd.DataFrame:
     """One row per `keys` group: mean and sample std (ddof=1; NaN with one seed) over seeds, and with
-    `intervals` (report.intervals.Intervals) the 95% interval of the mean: `test_accuracy_pct_ci_low`,
+    `intervals` (report.statistics.intervals.Intervals) the 95% interval of the mean: `test_accuracy_pct_ci_low`,
     `_ci_high`, `test_auc_ci_low`, `_ci_high` (test groups with one seed; seeds, then groups with more).
 
     Accuracy and sparsity are in percent (`*_pct_*`), AUC stays a fraction, counts are means.

@@ -19,11 +19,11 @@ from matplotlib.ticker import PercentFormatter  # noqa: E402
 from deepfake_lth import methods  # noqa: E402
 from deepfake_lth.config import level_nearest, sparsity_at_level  # noqa: E402
 from deepfake_lth.models.registry import model_label  # noqa: E402
-from deepfake_lth.report.cells import weights_short  # noqa: E402
-from deepfake_lth.report.plotting import (  # noqa: E402
+from deepfake_lth.report.figures.plotting import (  # noqa: E402
     band_note, decorate, dense_line, finish, method_curve, panel_grid, save_figure, theme, with_subtitle,
 )
 from deepfake_lth.report.summary import in_domain, ordered, summarize_over_seeds, transferred  # noqa: E402
+from deepfake_lth.report.tables.cells import weights_short  # noqa: E402
 
 __all__ = ["accuracy_vs_sparsity", "gradcam_grid_image", "save_figure", "teaser", "transfer_accuracy"]
 

@@ -1,5 +1,5 @@
 """The anatomy of a ticket: where each method puts its sparsity, layer by layer (from metrics.json's
-per_layer counts, no new job), and how much two tickets overlap (report/overlap.py), as a table, one
+per_layer counts, no new job), and how much two tickets overlap (report/anatomy/overlap.py), as a table, one
 heatmap per model and one sentence each for report.md."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from matplotlib.figure import Figure
 
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
-from deepfake_lth.report.catalog import (
+from deepfake_lth.report.anatomy.mask_pairs import DATASETS, overlap_pairs
+from deepfake_lth.report.anatomy.overlap import ALL_LAYERS, COLUMNS, overlap_frame
+from deepfake_lth.report.document.catalog import (
     LAYER_FIGURE, OVERLAP_FIGURE, OVERLAP_TABLE, per_model_caption, per_model_figure,
 )
-from deepfake_lth.report.formats import Table
-from deepfake_lth.report.mask_pairs import DATASETS, overlap_pairs
-from deepfake_lth.report.overlap import ALL_LAYERS, COLUMNS, overlap_frame
-from deepfake_lth.report.plotting import finish, panel_grid, theme
+from deepfake_lth.report.figures.plotting import finish, panel_grid, theme
+from deepfake_lth.report.tables.formats import Table
 
 
 

@@ -19,13 +19,13 @@ from deepfake_lth import methods
 from deepfake_lth.config import control_levels, level_nearest, transfer_levels
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
-from deepfake_lth.report.cells import MISSING, p_value, signed, signed_interval
-from deepfake_lth.report.comparisons import (
+from deepfake_lth.report.roles import Roles
+from deepfake_lth.report.statistics.comparisons import (
     IMP_VS_AT_INIT, IMP_VS_ONESHOT, TICKET_VS_CONTROL, TICKET_VS_DENSE, TRANSFER_VS_DENSE, at_init_methods,
     imp_methods, oneshot_methods,
 )
-from deepfake_lth.report.formats import Table
-from deepfake_lth.report.roles import Roles
+from deepfake_lth.report.tables.cells import MISSING, p_value, signed, signed_interval
+from deepfake_lth.report.tables.formats import Table
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
 NON_INFERIORITY, SUPERIORITY = "non-inferiority", "superiority"

@@ -1,10 +1,10 @@
 """The report's tables, each a `Table` (numbers for CSV, formatted strings for Markdown and LaTeX), in
 report order (build_tables); here the per-run tables (1, 6, 7), in method_tables.py the methods side by side
-(2, 3), in transfer_tables.py the transfer pairs (4), in compare.py the paper's numbers beside ours (5).
+(2, 3), in transfer_tables.py the transfer pairs (4), in paper_comparison.py the paper's numbers beside ours (5).
 
 Accuracy and sparsity are in percent (columns `*_pct*`), AUC a fraction. A cell reads 'mean ± std [low, high]':
 the mean over seeds, the sample standard deviation over seeds (absent with one seed) and the 95% interval
-of the mean (report.intervals: a bootstrap over test groups, and over seeds when several ran). Every
+of the mean (report.statistics.intervals: a bootstrap over test groups, and over seeds when several ran). Every
 number comes from the metrics files' rows and the predictions beside them.
 """
 
@@ -17,16 +17,16 @@ import pandas as pd
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
-from deepfake_lth.report.cells import as_float, count, is_missing, mean_pm_std, number, pm_column
-from deepfake_lth.report.claims import claims_frame, claims_table
-from deepfake_lth.report.compare import paper_comparison_table
-from deepfake_lth.report.comparisons import comparisons_frame, comparisons_table
-from deepfake_lth.report.formats import Table
-from deepfake_lth.report.intervals import Intervals
-from deepfake_lth.report.method_tables import controls_table, imp_vs_oneshot_table
 from deepfake_lth.report.roles import Roles
+from deepfake_lth.report.statistics.claims import claims_frame, claims_table
+from deepfake_lth.report.statistics.comparisons import comparisons_frame, comparisons_table
+from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.summary import ACCURACY, CI, in_domain, sort_rows, spread_note, summarize_over_seeds
-from deepfake_lth.report.transfer_tables import transfer_tables
+from deepfake_lth.report.tables.cells import as_float, count, is_missing, mean_pm_std, number, pm_column
+from deepfake_lth.report.tables.formats import Table
+from deepfake_lth.report.tables.method_tables import controls_table, imp_vs_oneshot_table
+from deepfake_lth.report.tables.paper_comparison import paper_comparison_table
+from deepfake_lth.report.tables.transfer_tables import transfer_tables
 
 NAN = math.nan
 AUC_CI = ("test_auc_ci_low", "test_auc_ci_high")

@@ -6,16 +6,17 @@ from __future__ import annotations
 import pandas as pd
 
 from deepfake_lth import __version__, methods
-from deepfake_lth.report import catalog, paper
-from deepfake_lth.report.assumptions import assumptions_section, stale_section
-from deepfake_lth.report.assumptions import starting_weights as _starting_weights  # noqa: F401 (tests import it here)
+from deepfake_lth.report import paper
 from deepfake_lth.report.collect import ReportInputs
-from deepfake_lth.report.comparisons import imp_methods
-from deepfake_lth.report.description import FIGURES_HEADING, TABLES_HEADING
-from deepfake_lth.report.formats import Table, to_markdown
-from deepfake_lth.report.intervals import Intervals
+from deepfake_lth.report.document import catalog
+from deepfake_lth.report.document.assumptions import assumptions_section, stale_section
+from deepfake_lth.report.document.assumptions import starting_weights as _starting_weights  # noqa: F401 (tests import it here)
+from deepfake_lth.report.document.description import FIGURES_HEADING, TABLES_HEADING
 from deepfake_lth.report.roles import Roles, data_kind
+from deepfake_lth.report.statistics.comparisons import imp_methods
+from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.summary import in_domain
+from deepfake_lth.report.tables.formats import Table, to_markdown
 
 
 def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict], tables: list[Table],

@@ -16,10 +16,10 @@ import pandas as pd
 
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
-from deepfake_lth.report.cells import MISSING, p_value, signed_interval
-from deepfake_lth.report.formats import Table
-from deepfake_lth.report.intervals import Intervals
+from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.summary import in_domain, sort_rows, transferred
+from deepfake_lth.report.tables.cells import MISSING, p_value, signed_interval
+from deepfake_lth.report.tables.formats import Table
 
 TICKET_VS_DENSE, IMP_VS_ONESHOT, TICKET_VS_CONTROL = "ticket − dense", "IMP − one-shot", "ticket − control"
 IMP_VS_AT_INIT = "IMP − pruning at init"

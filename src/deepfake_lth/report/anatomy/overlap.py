@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from deepfake_lth.io import load_tensors
-from deepfake_lth.report.mask_pairs import MaskPair
+from deepfake_lth.report.anatomy.mask_pairs import MaskPair
 
 ALL_LAYERS = "all"
 COLUMNS = ["a", "b", "layer", "sparsity", "jaccard", "jaccard_chance"]

@@ -33,7 +33,7 @@ LAYER_FIGURE, OVERLAP_FIGURE, OVERLAP_TABLE = "fig_layer_sparsity", "fig_mask_ov
 PER_MODEL_FIGURES = {LAYER_FIGURE: "Where each method prunes, layer by layer",
                      OVERLAP_FIGURE: "How many kept weights two tickets share"}
 EVERYTHING = "All datasets and models"
-# Tables by name prefix (the tables' names are fixed by tables.py; transfer and Grad-CAM by role below).
+# Tables by name prefix (the tables' names are fixed by tables/run_tables.py; transfer and Grad-CAM by role below).
 TABLE_CATEGORY = {OVERLAP_TABLE: ANATOMY, "table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS,
                   RUNS_TABLE: TICKETS, "comparisons": TICKETS, "claims": PAPER, "table5_": PAPER, "table7_": GRADCAM}
 TRANSFER_TABLE = "table4_transfer_"
@@ -88,7 +88,7 @@ def placement(name: str) -> tuple[str, str]:
 
 
 def title(name: str, tables: str | Path) -> str:
-    """A figure's caption; a table's title as its Markdown file in `tables` states it (tables.py writes it)."""
+    """A figure's caption; a table's title as its Markdown file in `tables` states it (tables/run_tables.py writes it)."""
     if name in FIGURES:
         return FIGURES[name]
     if name == GRADCAM_FIGURE:

@@ -9,11 +9,11 @@ import pandas as pd
 
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
-from deepfake_lth.report.cells import p_value, pm_column, signed_interval, sparsity_range
-from deepfake_lth.report.comparisons import IMP_VS_ONESHOT, TICKET_VS_CONTROL, imp_methods, oneshot_methods
-from deepfake_lth.report.formats import Table
-from deepfake_lth.report.intervals import Intervals
+from deepfake_lth.report.statistics.comparisons import IMP_VS_ONESHOT, TICKET_VS_CONTROL, imp_methods, oneshot_methods
+from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.summary import ACCURACY, CI, in_domain, sort_rows, spread_note, summarize_over_seeds, value_at
+from deepfake_lth.report.tables.cells import p_value, pm_column, signed_interval, sparsity_range
+from deepfake_lth.report.tables.formats import Table
 
 NAN = math.nan
 IMP_VS_ONESHOT_TABLE = f"table2_{methods.IMP}_vs_{methods.ONESHOT}"  # the families it compares

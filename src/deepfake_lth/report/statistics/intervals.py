@@ -21,7 +21,7 @@ import pandas as pd
 from deepfake_lth.errors import InputError
 from deepfake_lth.metrics import group_mean, has_groups
 from deepfake_lth.predictions import SplitPredictions, read_predictions
-from deepfake_lth.report import bootstrap
+from deepfake_lth.report.statistics import bootstrap
 
 log = logging.getLogger(__name__)
 

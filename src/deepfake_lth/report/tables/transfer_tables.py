@@ -7,12 +7,12 @@ import pandas as pd
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.paths import TRANSFER_SEPARATOR, level_name
-from deepfake_lth.report.cells import pm_column
-from deepfake_lth.report.formats import Table
-from deepfake_lth.report.intervals import Intervals
+from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.summary import (
     ACCURACY, CI, in_domain, ordered, spread_note, summarize_over_seeds, transferred, value_at,
 )
+from deepfake_lth.report.tables.cells import pm_column
+from deepfake_lth.report.tables.formats import Table
 
 
 def transfer_tables(frame: pd.DataFrame, params: dict, intervals: Intervals) -> list[Table]:

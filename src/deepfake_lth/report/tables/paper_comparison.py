@@ -11,12 +11,12 @@ from deepfake_lth import methods
 from deepfake_lth.config import level_nearest
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
-from deepfake_lth.report.cells import count, is_missing, mean_pm_std, number, signed
-from deepfake_lth.report.comparisons import imp_methods
-from deepfake_lth.report.formats import Table
-from deepfake_lth.report.intervals import Intervals
 from deepfake_lth.report.roles import Roles
+from deepfake_lth.report.statistics.comparisons import imp_methods
+from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.summary import in_domain, ordered, spread_note, transferred
+from deepfake_lth.report.tables.cells import count, is_missing, mean_pm_std, number, signed
+from deepfake_lth.report.tables.formats import Table
 
 NAN = math.nan
 QUANTITY_LABELS = {

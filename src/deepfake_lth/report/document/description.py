@@ -3,7 +3,7 @@ the study is, which data produced it, demo or real, the assumptions in force, th
 less its Tables and Figures sections, which the HTML report shows as result pages; and what each stage
 cost, summed from Snakemake's per-job benchmark files.
 
-Nothing here states a fact of its own: the page is report.md as document.py wrote it, converted to
+Nothing here states a fact of its own: the page is report.md as report_md.py wrote it, converted to
 HTML, so the two reports cannot disagree. The page is the output of a Snakemake-only job (report_page:
 its costs are Snakemake's own benchmark files), which `snakemake --report` reads.
 """
@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from deepfake_lth import paths, stages
 from deepfake_lth.io import atomic_path
 
-# report.md's sections that the HTML report shows as result pages instead (document.py writes these headings).
+# report.md's sections that the HTML report shows as result pages instead (report_md.py writes these headings).
 TABLES_HEADING = "## Tables"
 FIGURES_HEADING = "## Figures"
 RESULT_SECTIONS = (TABLES_HEADING, FIGURES_HEADING)
