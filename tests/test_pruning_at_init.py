@@ -1,6 +1,7 @@
 """Pruning at initialisation (SNIP, GraSP, SynFlow): their scores against hand computations on a
 two-layer net, SynFlow's independence of the data and its published schedule, and, through the real
-prune job on tiny demo faces, each method's exact kept count."""
+prune job on tiny demo faces, each method's exact kept count; and on every registered model, the scores against
+the reference formulas as the methods' authors compute them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from torch import nn
 from conftest import TINY_PARAMS
 from deepfake_lth import methods, stages
 from deepfake_lth.config import load_params, sparsity_at_level, validate_params
-from deepfake_lth.lottery.at_init import grasp_scores, snip_scores, synflow_schedule, synflow_scores
+from deepfake_lth.lottery.at_init import grasp_scores, scoring_copy, snip_scores, synflow_schedule, synflow_scores
 from deepfake_lth.models.masking import full_mask
+from deepfake_lth.models.registry import build_model, model_names, prunable_parameter_names
 
 AT_INIT = ("snip", "grasp", "synflow")
 
@@ -59,7 +61,7 @@ def test_grasp_is_the_hessian_gradient_product_times_the_weights():
 
     flat = torch.cat([w1.reshape(-1), w2.reshape(-1)])
     g = torch.autograd.functional.jacobian(lambda v: loss(v, 200.0), flat)
-    hessian = torch.autograd.functional.hessian(loss, flat)
+    hessian = torch.autograd.functional.hessian(lambda v: loss(v, 200.0), flat)  # both at the temperature
     expected = (hessian @ g) * flat
     scores = grasp_scores(net, NAMES, x, y)
     assert torch.allclose(torch.cat([scores[n].reshape(-1) for n in NAMES]), expected, rtol=1e-9, atol=1e-15)
@@ -146,3 +148,60 @@ def test_the_report_states_whether_imp_beats_pruning_at_initialisation(tmp_path)
     assert set(rows["verdict"]) <= {"holds", "inconclusive"} and "holds" in set(rows["verdict"])  # p: worst seed
     comparisons = pd.read_csv(tmp_path / "results" / "tables" / "comparisons.csv")
     assert (comparisons["b_method"] == "snip").sum() == 2 * 2 * 2 * len(MODELS)  # IMP-Global and -Local, 2 levels, 2 datasets
+
+
+# Reference scores written the way the methods' authors' code computes them (Lee et al.'s SNIP; Wang et
+# al.'s GraSP.py and Tanaka et al.'s Pruners/pruners.py for GraSP and SynFlow): gradients accumulated into
+# .grad by backward(), both GraSP passes at the temperature, SynFlow on the linearised (|θ|) network.
+def _reference_loss(net, x, y, temperature=1.0):
+    return nn.functional.binary_cross_entropy_with_logits(net(x).reshape(-1) / temperature, y)
+
+
+def reference_snip(net, names, x, y):
+    params = dict(net.named_parameters())
+    _reference_loss(net, x, y).backward()
+    return {n: (params[n].grad * params[n]).abs().detach() for n in names}
+
+
+def reference_grasp(net, names, x, y, temperature=200.0):
+    weights = [dict(net.named_parameters())[n] for n in names]
+    stopped = torch.cat([g.reshape(-1) for g in torch.autograd.grad(_reference_loss(net, x, y, temperature), weights)])
+    grads = torch.autograd.grad(_reference_loss(net, x, y, temperature), weights, create_graph=True)
+    (stopped * torch.cat([g.reshape(-1) for g in grads])).sum().backward()
+    return {n: (w.grad * w).detach() for n, w in zip(names, weights)}
+
+
+def reference_synflow(net, names, image_size):
+    with torch.no_grad():
+        for tensor in net.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.abs_()
+    params = dict(net.named_parameters())
+    net(torch.ones(1, 3, image_size, image_size, dtype=torch.float64)).sum().backward()
+    return {n: (params[n].grad * params[n]).abs().detach() for n in names}
+
+
+def _rank_correlation(ours: dict, reference: dict) -> float:
+    from scipy.stats import spearmanr
+
+    flat = [torch.cat([scores[n].reshape(-1) for n in reference]).numpy() for scores in (ours, reference)]
+    return float(spearmanr(*flat).statistic)
+
+
+@pytest.mark.parametrize("model", model_names())
+def test_scores_rank_the_weights_as_the_reference_formulas_do_on_every_registered_model(model):
+
+    torch.manual_seed(0)
+    size = 64
+    net = build_model(model, size)
+    names = prunable_parameter_names(net)
+    x = torch.rand(6, 3, size, size, dtype=torch.float64)
+    y = torch.tensor([0.0, 1.0] * 3, dtype=torch.float64)
+    cases = {
+        "snip": (snip_scores(scoring_copy(net), names, x, y), reference_snip(scoring_copy(net), names, x, y)),
+        "grasp": (grasp_scores(scoring_copy(net), names, x, y), reference_grasp(scoring_copy(net), names, x, y)),
+        "synflow": (synflow_scores(scoring_copy(net), names, full_mask(net, names), size),
+                    reference_synflow(scoring_copy(net), names, size)),
+    }
+    for method, (ours, reference) in cases.items():
+        assert _rank_correlation(ours, reference) >= 0.999, method

@@ -3,7 +3,9 @@
 SNIP (Lee et al., ICLR 2019) keeps the weights of largest connection sensitivity |g ⊙ θ| on one batch.
 GraSP (Wang et al., ICLR 2020) keeps the weights whose removal would reduce gradient flow least: it
 removes the largest -(H g) ⊙ θ, i.e. keeps the largest (H g) ⊙ θ, with g the gradient of the loss at
-temperature 200 and H g a Hessian-gradient product (as the authors' and Tanaka et al.'s code compute it).
+temperature 200 (the logits divided by 200) and H g the product of that loss's Hessian with g: both passes
+at the temperature, as the authors' code (Wang et al., `GraSP.py`) and Tanaka et al.'s `Pruners/pruners.py`
+compute them.
 SynFlow (Tanaka et al., NeurIPS 2020) needs no data: the score is |∂R/∂θ ⊙ θ| with R the summed output of
 the network with |θ| on an all-ones input, re-scored over 100 rounds whose kept fraction follows the
 exponential schedule d^(k/100). All three rank globally and keep exactly the level's count of weights.
@@ -48,10 +50,11 @@ def snip_scores(net: nn.Module, names: list[str], x: torch.Tensor, y: torch.Tens
 
 def grasp_scores(net: nn.Module, names: list[str], x: torch.Tensor, y: torch.Tensor,
                  temperature: float = GRASP_TEMPERATURE) -> dict[str, torch.Tensor]:
-    """(H g) ⊙ θ of the named tensors: g = ∂L_T/∂θ (loss at `temperature`, held constant), H g = ∂(g·∂L/∂θ)/∂θ."""
+    """(H g) ⊙ θ of the named tensors, both from the loss at `temperature` L_T, as Wang et al.'s and Tanaka et
+    al.'s code compute them: g = ∂L_T/∂θ (held constant) and H g = ∂(g·∂L_T/∂θ)/∂θ."""
     params = [dict(net.named_parameters())[n] for n in names]
     g = [t.detach() for t in torch.autograd.grad(_loss(net, x, y, temperature), params)]
-    grads = torch.autograd.grad(_loss(net, x, y), params, create_graph=True)
+    grads = torch.autograd.grad(_loss(net, x, y, temperature), params, create_graph=True)
     hessian_g = torch.autograd.grad(sum((a * b).sum() for a, b in zip(grads, g)), params)
     return {n: (hg * p).detach() for n, hg, p in zip(names, hessian_g, params)}
 
