@@ -389,7 +389,8 @@ def test_a_subset_builds_one_seed_no_transfer(tmp_path):
     build_report(params)
     results = Path(params["paths"]["results"])
     tables = sorted(p.name for p in (results / "tables").glob("*.csv"))
-    assert tables == ["accuracy_vs_sparsity.csv", "claims.csv", "comparisons.csv", "table1_accuracy_vs_sparsity.csv",
+    assert tables == ["accuracy_vs_sparsity.csv", "claims.csv", "claims_summary.csv", "comparisons.csv",
+                      "table1_accuracy_vs_sparsity.csv",
                       "table2_imp_vs_oneshot.csv", "table5_paper_comparison.csv", "table6_parameters.csv"]
     figures = sorted(p.name for p in (results / "figures").iterdir())
     layer_profiles = sorted(f"fig_layer_sparsity_{model}.png" for model in MODELS)  # no mask.pt: no overlap figure

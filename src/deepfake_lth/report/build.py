@@ -32,6 +32,7 @@ RUNS_COLUMNS = [
     "test_auc", "test_auc_ci_low", "test_auc_ci_high", "test_eer", "test_eer_ci_low", "test_eer_ci_high",
     "test_video_accuracy", "test_video_accuracy_ci_low", "test_video_accuracy_ci_high",
     "test_video_auc", "test_video_auc_ci_low", "test_video_auc_ci_high", "remaining_weights", "collapsed_layers",
+    "constant_predictions",
 ]
 
 

@@ -53,6 +53,8 @@ def summarize_over_seeds(frame: pd.DataFrame, keys: list[str], intervals=None) -
         prunable_weights=("prunable_weights", "mean"),
         total_parameters=("total_parameters", "mean"),
     ).reset_index()
+    if "constant_predictions" in frame.columns:  # runs predicting one class (intervals.add_run_intervals)
+        summary["constant_runs"] = grouped["constant_predictions"].sum().to_numpy().astype(int)
     for column in ("nominal_sparsity_pct", "sparsity_pct_mean", "test_accuracy_pct_mean", "test_accuracy_pct_std"):
         summary[column] = summary[column] * 100.0
     if intervals is not None:

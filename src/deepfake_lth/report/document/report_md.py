@@ -73,7 +73,9 @@ def _spread_sentence(seeds: int) -> str:
     groups = "test groups (videos; a photo is its own group), stratified by class"
     if seeds > 1:
         return (f"± is the sample standard deviation over the {seeds} seeds; [low, high] is a 95% interval from a "
-                f"hierarchical bootstrap: seeds, then {groups}.")
+                f"hierarchical bootstrap: seeds, then {groups}, its seed level corrected for so few seeds"
+                + (" (with two, it holds its level only as far as seed effects are normal)" if seeds == 2 else "")
+                + ".")
     return (f"one seed ran: [low, high] is a 95% interval from a bootstrap over {groups}; it does not include "
             "the variation from seed to seed.")
 
@@ -119,35 +121,48 @@ def _inputs_section(params, inputs: ReportInputs) -> str:
 
 
 def _claims_section(params, frame, tables: list[Table], intervals: Intervals) -> str:
-    """The verdict on each of the paper's claims, and how it was reached."""
+    """The study's answer to each claim (the pooled summary) first, then the verdict of each setting and how
+    both were reached."""
     table = next((t for t in tables if t.name == "claims"), None)
     if table is None:
         return ""
+    summary = next((t for t in tables if t.name == "claims_summary"), None)
     statistics = params["statistics"]
     seeds = frame["seed"].nunique()
     verdicts = table.numbers["verdict"].value_counts()
-    lines = [
-        "## The paper's claims: verdicts", "",
+    lines = ["## The paper's claims: verdicts", ""]
+    if summary is not None:
+        lines += [f"**{summary.title}**", "", to_markdown(summary.display), ""]
+    lines += [
         "Each claim is checked by a paired comparison on the same test faces: Δ is the difference of test "
         f"accuracy in points (a − b), its 95% interval a paired bootstrap ({statistics['bootstrap']} resamples of "
         "test groups, stratified by class"
-        + (f", and of the {seeds} seeds, which with so few seeds understates their spread by a factor of "
-           f"about {((seeds - 1) / seeds) ** 0.5:.2f}" if seeds > 1
+        + (f", and of the {seeds} seeds as the outer level, their spread corrected for so few seeds "
+           "(docs/statistics.md)" if seeds > 1
            else "; one seed ran, so seed-to-seed variation is not in it")
         + f", statistics.seed {statistics['seed']}), and p an exact McNemar test of the faces each model gets "
         "right (of whole videos where frames come in videos)"
         + (", the largest of the seeds' p-values" if seeds > 1 else "") + ". "
-        f"'Matches' is non-inferiority: it holds when the interval's lower end is at least −{statistics['margin']:g} "
-        "points (statistics.margin) and fails when the whole interval lies below it. 'Beats' holds when the "
-        "lower end is above 0 and McNemar's p is below 0.05, and fails when the upper end is at most 0. Anything "
-        "else is inconclusive. "
-        f"Here: {', '.join(f'{n} {v}' for v, n in verdicts.items())}.", "",
+        "A claim at one sparsity is one family over its settings: its p-values are Holm-adjusted (Holm p) and "
+        "its intervals for non-inferiority taken at the Bonferroni level 1 − 0.05/m (family interval). "
+        f"'Matches' is non-inferiority: it holds when the family interval's lower end is at least "
+        f"−{statistics['margin']:g} points (statistics.margin) and fails when the whole interval lies below it. "
+        "'Beats' holds when the 95% interval's lower end is above 0 and Holm's p is below 0.05, and fails when "
+        "the upper end is at most 0. Anything else is inconclusive. A claim is not testable where the study "
+        "lacks its runs, or where the dense model of its setting is at chance: its accuracy interval does not "
+        "lie above the test set's majority-class rate, what a constant guess scores. "
+        + (_TWO_SEEDS if seeds == 2 else "")
+        + f"Here: {', '.join(f'{n} {v}' for v, n in verdicts.items())}.", "",
         to_markdown(table.display),
     ]
     if intervals.without:
         lines += [f"> {len(intervals.without)} runs have no predictions.csv (made by an older version): they have "
                   "no interval and enter no comparison. Make them again to include them.", ""]
     return "\n".join(lines)
+
+
+_TWO_SEEDS = ("With two seeds the seed level of every interval rests on one difference per setting: no bootstrap "
+              "covers well there, and these intervals hold their level only as far as seed effects are normal. ")
 
 
 def _data_section(params, frame, roles: Roles) -> str:

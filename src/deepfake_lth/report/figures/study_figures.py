@@ -114,7 +114,7 @@ def _teaser_panel(ax, summary, models, method) -> None:
             row = hit.iloc[0]
             mean = row["test_accuracy_pct_mean"]
             low, high = row.get("test_accuracy_pct_ci_low", np.nan), row.get("test_accuracy_pct_ci_high", np.nan)
-            error = None if np.isnan(low) else [[mean - low], [high - mean]]
+            error = None if np.isnan(low) else [[max(mean - low, 0.0)], [max(high - mean, 0.0)]]  # a percentile interval may miss the mean
             label = methods.label(which) if which == methods.DENSE else f"{methods.label(which)} ticket"
             ax.bar(k + offset, mean, width, color=color, label=label if k == 0 else None, yerr=error, capsize=3)
             ax.text(k + offset, (mean if np.isnan(high) else high) + 1, f"{mean:.1f}", ha="center", va="bottom", fontsize=8)

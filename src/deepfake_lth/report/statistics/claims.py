@@ -1,11 +1,15 @@
 """A verdict on each of the paper's claims, per dataset and model, from the paired comparisons.
 
-"Matches" is a non-inferiority claim: it holds when the lower end of the 95% interval of the
-difference is at least −margin (statistics.margin, in points), fails when the whole interval lies
-below −margin, and is inconclusive otherwise. "Beats" is a superiority claim: it holds when the lower
-end is above 0 and the exact McNemar test of the same faces agrees (p < 0.05; with several seeds, in
-every seed), fails when the upper end is at most 0, and is inconclusive otherwise. The difference is in
-test accuracy, the paper's metric.
+"Matches" is a non-inferiority claim: it holds when the lower end of the interval of the difference
+is at least −margin (statistics.margin, in points), fails when the whole interval lies below −margin,
+and is inconclusive otherwise. "Beats" is a superiority claim: it holds when the lower end of the 95%
+interval is above 0 and the exact McNemar test of the same faces agrees (p < 0.05 after Holm's
+adjustment within the claim's family; with several seeds, the largest p over seeds), fails when the
+upper end is at most 0, and is inconclusive otherwise. A family is one claim at one sparsity over its
+settings (report.statistics.multiplicity); a non-inferiority interval is taken at its family's
+Bonferroni level. A claim is not testable where the study lacks the runs, or where the dense model
+of its setting is at chance (report.statistics.chance). The difference is in test accuracy, the
+paper's metric.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from deepfake_lth.config import control_levels, level_nearest, transfer_levels
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.roles import Roles
+from deepfake_lth.report.statistics.chance import dense_at_chance
 from deepfake_lth.report.statistics.comparisons import (
-    IMP_VS_AT_INIT, IMP_VS_ONESHOT, TICKET_VS_CONTROL, TICKET_VS_DENSE, TRANSFER_VS_DENSE, at_init_methods,
+    IMP_VS_AT_INIT, IMP_VS_ONESHOT, PAIRED, TICKET_VS_CONTROL, TICKET_VS_DENSE, TRANSFER_VS_DENSE, at_init_methods,
     imp_methods, oneshot_methods,
 )
+from deepfake_lth.report.statistics.intervals import Intervals
+from deepfake_lth.report.statistics.multiplicity import ALPHA, FAMILY, family_caption, family_level, family_sizes, holm
 from deepfake_lth.report.tables.cells import MISSING, p_value, signed, signed_interval
 from deepfake_lth.report.tables.formats import Table
 
-HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
+HOLDS, FAILS, INCONCLUSIVE, NOT_TESTABLE = "holds", "fails", "inconclusive", "not testable"
 NON_INFERIORITY, SUPERIORITY = "non-inferiority", "superiority"
 
 
@@ -61,9 +68,6 @@ def claims() -> tuple[Claim, ...]:
 SPARSITIES = (0.6, 0.8)  # the paper's two named sparsities
 
 
-ALPHA = 0.05  # of the McNemar test a superiority verdict also needs
-
-
 def verdict(test: str, low: float, high: float, margin: float, p: float = 0.0) -> str:
     """holds, fails or inconclusive for an interval [low, high] of a − b in points, and the McNemar `p`
     of the same comparison (superiority only)."""
@@ -74,18 +78,42 @@ def verdict(test: str, low: float, high: float, margin: float, p: float = 0.0) -
     return HOLDS if low > 0 and p < ALPHA else FAILS if high <= 0 else INCONCLUSIVE
 
 
-def claims_frame(comparisons: pd.DataFrame, frame: pd.DataFrame, params: dict, roles: Roles) -> pd.DataFrame:
-    """One row per claim x sparsity x dataset (or transfer pair) x model of the study."""
+def claims_frame(comparisons: pd.DataFrame, frame: pd.DataFrame, params: dict, roles: Roles,
+                 intervals: Intervals) -> pd.DataFrame:
+    """One row per claim x sparsity x dataset (or transfer pair) x model of the study, with its family's
+    Holm-adjusted p (`p_holm`), its interval at the family level and its verdict."""
     margin = params["statistics"]["margin"]
     settings = _settings(frame, params)
+    at_chance = dense_at_chance(frame, intervals)
     rows = []
     for claim in claims():
         if claim.comparison == IMP_VS_AT_INIT and claim.b_method not in params["pruning"]["methods"]:
             continue  # beyond the paper: a claim only where the study runs the method
         for sparsity in SPARSITIES:
             for source, dataset, model in settings[claim.comparison == TRANSFER_VS_DENSE]:
-                rows.append(_claim_row(claim, sparsity, source, dataset, model, comparisons, params, roles, margin))
-    return pd.DataFrame(rows)
+                rows.append(_claim_row(claim, sparsity, source, dataset, model, comparisons, params, roles, margin,
+                                       at_chance))
+    return decide(pd.DataFrame(rows), margin)
+
+
+def decide(claims: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """p_holm within each family, the family-level interval, and each testable row's verdict."""
+    if claims.empty:
+        return claims
+    tested = (claims["verdict"] != NOT_TESTABLE) & claims["p_value"].notna()
+    claims["p_holm"] = math.nan
+    for _, family in claims[tested].groupby(list(FAMILY), sort=False):
+        claims.loc[family.index, "p_holm"] = holm(family["p_value"])
+    claims["family_size"] = family_sizes(claims, tested)
+    claims["family_level"] = claims["family_size"].map(family_level)
+    bounds = [paired.interval(level) if is_tested and paired is not None else (math.nan, math.nan)
+              for paired, level, is_tested in zip(claims[PAIRED], claims["family_level"], tested)]
+    claims["family_ci_low"] = [100 * low for low, _ in bounds]
+    claims["family_ci_high"] = [100 * high for _, high in bounds]
+    claims.loc[tested, "verdict"] = [
+        verdict(NON_INFERIORITY, row.family_ci_low, row.family_ci_high, margin) if row.test == NON_INFERIORITY
+        else verdict(SUPERIORITY, row.ci_low, row.ci_high, margin, row.p_holm) for row in claims[tested].itertuples()]
+    return claims
 
 
 def _settings(frame, params) -> dict[bool, list[tuple]]:
@@ -118,10 +146,12 @@ def _ticket_method(params, comparison: str) -> str:
     return next((m for m in allowed if m in imp), ticket)
 
 
-def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, params, roles, margin) -> dict:
+def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, params, roles, margin,
+               at_chance: dict) -> dict:
     level = level_nearest(params, sparsity)
     ticket = _ticket_method(params, claim.comparison)
     row = {"claim": claim.text.format(sparsity=f"{100 * sparsity:.0f}%"), "key": claim.key,
+           "sparsity_pct": 100 * sparsity,
            "source_dataset": source, "dataset": dataset, "model": model, "level": level, "test": claim.test,
            "margin_pct": margin if claim.test == NON_INFERIORITY else math.nan,
            "paper": _paper_figure(claim, sparsity, source, dataset, model, ticket, roles)}
@@ -140,12 +170,15 @@ def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, para
         why = "no predictions.csv for these runs (made by an older version): no interval"
     if why is not None:
         return {**row, "comparison": MISSING, "n_seeds": 0, "delta_pct": math.nan, "ci_low": math.nan,
-                "ci_high": math.nan, "p_value": math.nan, "verdict": INCONCLUSIVE, "note": why}
+                "ci_high": math.nan, "p_value": math.nan, "constant_predictions": "", PAIRED: None,
+                "verdict": NOT_TESTABLE, "note": why}
     found = hit.iloc[0]
+    chance = [at_chance[s] for s in ((dataset, model), (source, model)) if s in at_chance]
+    constant = f"{found['constant_predictions']} predicts one class" if found["constant_predictions"] else ""
     return {**row, "comparison": f"{found['a']} − {found['b']}", "n_seeds": int(found["n_seeds"]),
             "delta_pct": found["delta_accuracy_pct"], "ci_low": found["ci_low"], "ci_high": found["ci_high"],
-            "p_value": found["p_value"], "verdict": verdict(claim.test, found["ci_low"], found["ci_high"], margin, found["p_value"]),
-            "note": ""}
+            "p_value": found["p_value"], "constant_predictions": found["constant_predictions"], PAIRED: found[PAIRED],
+            "verdict": NOT_TESTABLE if chance else INCONCLUSIVE, "note": "; ".join(chance or filter(None, [constant]))}
 
 
 def _untestable(claim: Claim, level: int, params) -> str | None:
@@ -198,9 +231,14 @@ def claims_table(claims: pd.DataFrame, margin: float) -> Table | None:
         "seeds": claims["n_seeds"],
         "Δ accuracy (points) [95% CI]": [signed_interval(d, lo, hi) for d, lo, hi in
                                          zip(claims["delta_pct"], claims["ci_low"], claims["ci_high"])],
+        "family interval": [MISSING if math.isnan(level) or math.isnan(lo) else f"[{lo:.2f}, {hi:.2f}] at {100 * level:.2f}%"
+                            for lo, hi, level in zip(claims["family_ci_low"], claims["family_ci_high"],
+                                                     claims["family_level"])],
         "McNemar p": claims["p_value"].map(p_value),
+        "Holm p": claims["p_holm"].map(p_value),
         "paper Δ": [p or MISSING for p in claims["paper"]],
         "verdict": claims["verdict"],
         "why": claims["note"].replace("", MISSING),
     })
-    return Table("claims", f"The paper's claims, each with a verdict (margin {margin:g} points)", claims, display)
+    return Table("claims", f"The paper's claims, each with a verdict (margin {margin:g} points; {family_caption()})",
+                 claims.drop(columns=PAIRED), display)

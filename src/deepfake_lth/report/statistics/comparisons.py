@@ -16,6 +16,7 @@ import pandas as pd
 
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
+from deepfake_lth.report.statistics.chance import constant_sides
 from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.summary import in_domain, sort_rows, transferred
 from deepfake_lth.report.tables.cells import MISSING, p_value, signed_interval
@@ -23,6 +24,7 @@ from deepfake_lth.report.tables.formats import Table
 
 TICKET_VS_DENSE, IMP_VS_ONESHOT, TICKET_VS_CONTROL = "ticket − dense", "IMP − one-shot", "ticket − control"
 IMP_VS_AT_INIT = "IMP − pruning at init"
+PAIRED = "paired"  # the column of intervals.Paired objects (accuracy), read by the claims, never written
 TRANSFER_VS_DENSE, TRANSFER_VS_OWN = "transferred − target dense", "transferred − target's own ticket"
 
 
@@ -115,6 +117,8 @@ def _row(kind, source, dataset, model, level, a: Side | None, b: Side | None, in
         "p_value": _value(accuracy, "p_value"),
         "per_seed_delta_accuracy_pct": "" if accuracy is None else
         " ".join(f"{s}:{100 * d:+.2f}" for s, d in accuracy.per_seed.items()),
+        "constant_predictions": constant_sides(a.runs, b.runs, intervals),
+        PAIRED: accuracy,  # the resampled accuracy difference, for the claims (dropped from the written table)
     }
 
 
@@ -144,7 +148,8 @@ def comparisons_table(comparisons: pd.DataFrame) -> Table | None:
         "McNemar p": comparisons["p_value"].map(p_value),
         "per seed Δ": [s if n > 1 else MISSING for s, n in zip(comparisons["per_seed_delta_accuracy_pct"],
                                                                comparisons["n_seeds"])],
+        "predicts one class": comparisons["constant_predictions"].replace("", MISSING),
     })
     return Table("comparisons", "Paired comparisons on the same test faces (Δ = a − b, 95% intervals, McNemar p)",
-                 comparisons, display)
+                 comparisons.drop(columns=PAIRED), display)
 

@@ -39,10 +39,20 @@ class Paired:
     per_seed: dict  # seed -> that seed's a − b
     p_value: float  # exact McNemar on accuracy: the one seed's, or the largest over seeds (significant in each)
     seed_p_values: dict  # seed -> that seed's McNemar p
+    differences: np.ndarray  # seeds x B: each seed's a − b under every group resample
+    draws: np.ndarray | None  # B x seeds: the seed draws of the outer level (None with one seed)
 
     @property
     def seeds(self) -> list:
         return list(self.per_seed)
+
+    def resampled(self, level: float = bootstrap.LEVEL, dof: int | None = None) -> np.ndarray:
+        """The B resampled values of the mean difference, for an interval at `level` (`dof`: see
+        bootstrap.seed_scale)."""
+        return bootstrap.over_seeds(self.differences, self.draws, level, dof)
+
+    def interval(self, level: float = bootstrap.LEVEL) -> tuple[float, float]:
+        return bootstrap.interval(self.resampled(level), level)
 
 
 class Intervals:
@@ -55,6 +65,8 @@ class Intervals:
         self.full: dict[str, dict[str, float]] = {}  # metrics path -> metric on the whole test set
         self.correct: dict[str, np.ndarray] = {}  # metrics path -> what McNemar counts as right
         self.test: dict[str, SplitPredictions] = {}  # metrics path -> its test predictions
+        self.constant: set[str] = set()  # metrics paths whose run predicts one class for every test face
+        self.majority: dict[str, float] = {}  # dataset -> its test set's majority-class rate (a constant guess)
         self.without: list[str] = []  # metrics paths whose run has no predictions.csv
 
     def add_run(self, metrics_path: str, dataset: str, predictions_path: Path | None) -> None:
@@ -74,12 +86,16 @@ class Intervals:
         whole = bootstrap.resampled(np.ones((1, len(units.label))), units, test.label, test.p_fake, test.group)
         self.full[metrics_path] = {name: float(v[0]) for name, v in whole.items()}  # as metrics.json has them
         self.correct[metrics_path] = _correct(test)
+        if np.unique(test.p_fake >= 0.5).size == 1:
+            self.constant.add(metrics_path)
 
     def _test_set(self, dataset: str, test: SplitPredictions, path: Path):
         if dataset not in self.test_sets:
             units = bootstrap.Units.of(test.label, test.group)
             weights = bootstrap.group_weights(units.label, self.n_resamples, self._rng(dataset))
             self.test_sets[dataset] = (test, units, weights, str(path))
+            fake_rate = float(np.mean(test.label))
+            self.majority[dataset] = max(fake_rate, 1.0 - fake_rate)
         return self.test_sets[dataset]
 
     def _rng(self, *key) -> np.random.Generator:
@@ -125,9 +141,11 @@ class Intervals:
                 raise InputError(f"{a[s]} and {b[s]}: not scored on the same test faces, so not comparable")
         full = {s: self.full[a[s]][metric] - self.full[b[s]][metric] for s in seeds}
         differences = np.stack([self.resampled[a[s]][metric] - self.resampled[b[s]][metric] for s in seeds])
-        low, high = bootstrap.interval(bootstrap.over_seeds(differences, self._draws(dataset, len(seeds))))
+        draws = self._draws(dataset, len(seeds))
+        low, high = bootstrap.interval(bootstrap.over_seeds(differences, draws))
         p_values = {s: bootstrap.mcnemar(self.correct[a[s]], self.correct[b[s]]) for s in seeds}
-        return Paired(float(np.mean(list(full.values()))), low, high, full, max(p_values.values()), p_values)
+        return Paired(float(np.mean(list(full.values()))), low, high, full, max(p_values.values()), p_values,
+                      differences, draws)
 
 
 def _correct(test: SplitPredictions) -> np.ndarray:
@@ -152,8 +170,11 @@ def study_intervals(frame: pd.DataFrame, predictions: dict[Path, Path], statisti
 
 
 def add_run_intervals(frame: pd.DataFrame, intervals: Intervals) -> pd.DataFrame:
-    """`test_<metric>_ci_low` and `_ci_high` columns (fractions, as the metrics) for every run."""
+    """`test_<metric>_ci_low` and `_ci_high` columns (fractions, as the metrics) for every run, and
+    `constant_predictions`: whether it predicts one class for every test face (its interval's width is then
+    the test set's, not the model's)."""
     frame = frame.copy()
+    frame["constant_predictions"] = [path in intervals.constant for path in frame["path"]]
     for metric in METRICS + VIDEO_METRICS:
         bounds = [intervals.run(path, metric) for path in frame["path"]]
         frame[f"test_{metric}_ci_low"] = [b[0] for b in bounds]

@@ -19,6 +19,7 @@ from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.roles import Roles
 from deepfake_lth.report.statistics.claims import claims_frame, claims_table
+from deepfake_lth.report.statistics.claims_summary import claims_summary, claims_summary_table
 from deepfake_lth.report.statistics.comparisons import comparisons_frame, comparisons_table
 from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.summary import ACCURACY, CI, in_domain, sort_rows, spread_note, summarize_over_seeds
@@ -38,7 +39,7 @@ def accuracy_table(frame: pd.DataFrame, params: dict, intervals: Intervals) -> T
     summary = sort_rows(summarize_over_seeds(in_domain(frame), keys, intervals), params)
     numbers = summary.reindex(columns=[
         *keys, "nominal_sparsity_pct", "sparsity_pct_mean", *ACCURACY, *CI, "test_auc_mean", "test_auc_std",
-        *AUC_CI, "n_seeds", "seeds",
+        *AUC_CI, "n_seeds", "seeds", "constant_runs",
     ])
     display = pd.DataFrame({
         "dataset": numbers["dataset"],
@@ -46,7 +47,8 @@ def accuracy_table(frame: pd.DataFrame, params: dict, intervals: Intervals) -> T
         "method": numbers["method"].map(methods.label),
         "level": numbers["level"],
         "sparsity % (measured)": numbers["sparsity_pct_mean"].map(lambda v: number(v, 1)),
-        "accuracy %": pm_column(numbers, "test_accuracy_pct"),
+        "accuracy %": [cell + (f" ({n:.0f} run{'s' if n > 1 else ''} predicting one class)" if n > 0 else "")
+                       for cell, n in zip(pm_column(numbers, "test_accuracy_pct"), numbers["constant_runs"].fillna(0))],
         "AUC": [mean_pm_std(m, s, 3) if is_missing(lo) else f"{mean_pm_std(m, s, 3)} [{lo:.3f}, {hi:.3f}]"
                 for m, s, lo, hi in zip(numbers["test_auc_mean"], numbers["test_auc_std"],
                                         numbers["test_auc_ci_low"], numbers["test_auc_ci_high"])],
@@ -116,8 +118,9 @@ def build_tables(frame: pd.DataFrame, gradcam_records: list[dict], params: dict,
                  intervals: Intervals) -> list[Table]:
     """Every table the data allows, in report order: the claims' verdicts first."""
     comparisons = comparisons_frame(frame, params, intervals)
-    claims = claims_frame(comparisons, frame, params, roles)
+    claims = claims_frame(comparisons, frame, params, roles, intervals)
     tables = [
+        claims_summary_table(claims_summary(claims, params["statistics"]["margin"])),
         claims_table(claims, params["statistics"]["margin"]),
         accuracy_table(frame, params, intervals),
         imp_vs_oneshot_table(frame, params, intervals, comparisons),

@@ -1,0 +1,107 @@
+"""The study's answer to each claim: one row per claim and sparsity, pooled over every setting (dataset x
+model, or transfer pair x model) that tests it.
+
+The pooled Δ is the mean of the settings' paired differences, each setting weighted equally. Its
+interval is a stratified bootstrap (Agarwal et al. 2021, rliable): the settings are the strata and are
+kept; resample b averages, over the settings, each setting's difference under its own group draw b
+(and seed draw b, the outer level, with several seeds, its spread corrected as bootstrap.seed_scale
+says with the degrees of freedom of all settings' seeds), so the interval carries the test-set and seed
+variation of every setting and none of the choice of settings. The pooled rows are one family: each
+interval is taken at Bonferroni's level 1 − α/m over the m rows that have one, and the verdict is read
+from it alone (superiority: its lower end above 0; non-inferiority: its lower end at least −margin).
+`win_rate` is the share of settings x seeds in which a beat b on the whole test set.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from deepfake_lth.report.statistics import bootstrap
+from deepfake_lth.report.statistics.claims import (
+    FAILS, HOLDS, INCONCLUSIVE, NON_INFERIORITY, NOT_TESTABLE, verdict,
+)
+from deepfake_lth.report.statistics.comparisons import PAIRED
+from deepfake_lth.report.statistics.multiplicity import ALPHA, FAMILY, family_level
+from deepfake_lth.report.tables.cells import MISSING, signed
+from deepfake_lth.report.tables.formats import Table
+
+COUNTS = {HOLDS: "holds", FAILS: "fails", INCONCLUSIVE: "inconclusive", NOT_TESTABLE: "not_testable"}
+
+
+def pooled_interval(paired: list, level: float) -> tuple[float, float]:
+    """The stratified bootstrap interval (points) of the mean over settings of their paired differences,
+    the seed spread estimated from every setting's seeds (bootstrap.seed_scale's `dof`)."""
+    dof = sum(len(p.seeds) - 1 for p in paired) or None
+    resampled = np.mean([p.resampled(level, dof) for p in paired], axis=0)
+    low, high = bootstrap.interval(resampled, level)
+    return 100 * low, 100 * high
+
+
+def claims_summary(claims: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """One row per claim key x sparsity of `claims` (claims.claims_frame, with its Paired column)."""
+    if claims.empty:
+        return pd.DataFrame()
+    rows = [_pooled_row(family) for _, family in claims.groupby(list(FAMILY), sort=False)]
+    summary = pd.DataFrame(rows)
+    level = family_level(int((summary["n_settings"] > 0).sum()))
+    bounds = [pooled_interval(paired, level) if paired else (math.nan, math.nan) for paired in summary[PAIRED]]
+    summary["level"] = level
+    summary["ci_low"], summary["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
+    summary["verdict"] = [NOT_TESTABLE if n == 0 else verdict(test, low, high, margin)
+                          for n, test, low, high in zip(summary["n_settings"], summary["test"], summary["ci_low"],
+                                                        summary["ci_high"])]
+    return summary.drop(columns=PAIRED)
+
+
+def _pooled_row(family: pd.DataFrame) -> dict:
+    pooled = family[(family["verdict"] != NOT_TESTABLE) & family[PAIRED].notna()]
+    per_seed = [d for paired in pooled[PAIRED] for d in paired.per_seed.values()]
+    counts = family["verdict"].value_counts()
+    first = family.iloc[0]
+    return {
+        "key": first["key"], "claim": first["claim"], "sparsity_pct": first["sparsity_pct"], "test": first["test"],
+        "n_settings": len(pooled), "n_seeds": int(pooled["n_seeds"].max()) if len(pooled) else 0,
+        "delta_pct": float(pooled["delta_pct"].mean()) if len(pooled) else math.nan,
+        "win_rate": float(np.mean([d > 0 for d in per_seed])) if per_seed else math.nan,
+        **{column: int(counts.get(v, 0)) for v, column in COUNTS.items()},
+        PAIRED: list(pooled[PAIRED]),
+    }
+
+
+def seeds_note(summary: pd.DataFrame) -> str:
+    """What the pooled intervals cover, by the number of seeds behind them."""
+    seeds = int(summary["n_seeds"].max()) if not summary.empty else 0
+    if seeds <= 1:
+        return "one seed: the intervals cover the test groups only, not seed-to-seed variation"
+    if seeds == 2:
+        return ("two seeds: the seed level rests on one difference per setting, so its interval is wide and its "
+                "coverage holds only as far as seed effects are normal (docs/statistics.md)")
+    return f"{seeds} seeds, the outer level of the bootstrap"
+
+
+def claims_summary_table(summary: pd.DataFrame) -> Table | None:
+    if summary.empty:
+        return None
+    level = float(summary["level"].iloc[0])
+    display = pd.DataFrame({
+        "claim": summary["claim"],
+        "test": summary["test"],
+        "settings": summary["n_settings"],
+        "seeds": summary["n_seeds"],
+        f"mean Δ accuracy (points) [{100 * level:.2f}% CI]": [
+            MISSING if math.isnan(d) else f"{signed(d)} [{lo:.2f}, {hi:.2f}]"
+            for d, lo, hi in zip(summary["delta_pct"], summary["ci_low"], summary["ci_high"])],
+        "a wins (settings x seeds)": summary["win_rate"].map(lambda v: MISSING if math.isnan(v) else f"{100 * v:.0f}%"),
+        "holds / fails / inconclusive / not testable": [
+            f"{h} / {f} / {i} / {n}" for h, f, i, n in zip(summary["holds"], summary["fails"],
+                                                          summary["inconclusive"], summary["not_testable"])],
+        "pooled verdict": summary["verdict"],
+    })
+    n_rows = int((summary["n_settings"] > 0).sum())
+    title = (f"Claims pooled: the study's answer to each claim over the settings that test it (each weighted equally; "
+             f"stratified bootstrap; one family of {n_rows} pooled rows, intervals at 1 − {ALPHA:g}/{n_rows}; "
+             f"{seeds_note(summary)})")
+    return Table("claims_summary", title, summary, display)
