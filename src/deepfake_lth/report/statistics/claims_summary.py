@@ -100,7 +100,7 @@ def claims_summary_table(summary: pd.DataFrame) -> Table | None:
                                                           summary["inconclusive"], summary["not_testable"])],
         "pooled verdict": summary["verdict"],
     })
-    n_rows = int((summary["n_settings"] > 0).sum())
+    n_rows = max(int((summary["n_settings"] > 0).sum()), 1)
     title = (f"Claims pooled: the study's answer to each claim over the settings that test it (each weighted equally; "
              f"stratified bootstrap; one family of {n_rows} pooled rows, intervals at 1 − {ALPHA:g}/{n_rows}; "
              f"{seeds_note(summary)})")
