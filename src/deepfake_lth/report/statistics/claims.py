@@ -178,7 +178,7 @@ def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, para
     return {**row, "comparison": f"{found['a']} − {found['b']}", "n_seeds": int(found["n_seeds"]),
             "delta_pct": found["delta_accuracy_pct"], "ci_low": found["ci_low"], "ci_high": found["ci_high"],
             "p_value": found["p_value"], "constant_predictions": found["constant_predictions"], PAIRED: found[PAIRED],
-            "verdict": NOT_TESTABLE if chance else INCONCLUSIVE, "note": "; ".join(chance or filter(None, [constant]))}
+            "verdict": NOT_TESTABLE if chance else INCONCLUSIVE, "note": "; ".join([*chance, constant] if constant else chance)}
 
 
 def _untestable(claim: Claim, level: int, params) -> str | None:
