@@ -5,8 +5,8 @@ The pooled Δ is the mean of the settings' paired differences, each setting weig
 interval is a stratified bootstrap (Agarwal et al. 2021, rliable): the settings are the strata and are
 kept; resample b averages, over the settings, each setting's difference under its own group draw b
 (and seed draw b, the outer level, with several seeds, its spread corrected as bootstrap.seed_scale
-says with the degrees of freedom of all settings' seeds), so the interval carries the test-set and seed
-variation of every setting and none of the choice of settings. The pooled rows are one family: each
+says), so the interval carries the test-set and seed variation of every setting and none of the choice
+of settings. The pooled rows are one family: each
 interval is taken at Bonferroni's level 1 − α/m over the m rows that have one, and the verdict is read
 from it alone (superiority: its lower end above 0; non-inferiority: its lower end at least −margin).
 `win_rate` is the share of settings x seeds in which a beat b on the whole test set.
@@ -32,10 +32,8 @@ COUNTS = {HOLDS: "holds", FAILS: "fails", INCONCLUSIVE: "inconclusive", NOT_TEST
 
 
 def pooled_interval(paired: list, level: float) -> tuple[float, float]:
-    """The stratified bootstrap interval (points) of the mean over settings of their paired differences,
-    the seed spread estimated from every setting's seeds (bootstrap.seed_scale's `dof`)."""
-    dof = sum(len(p.seeds) - 1 for p in paired) or None
-    resampled = np.mean([p.resampled(level, dof) for p in paired], axis=0)
+    """The stratified bootstrap interval (points) of the mean over settings of their paired differences."""
+    resampled = np.mean([p.resampled() for p in paired], axis=0)
     low, high = bootstrap.interval(resampled, level)
     return 100 * low, 100 * high
 
@@ -77,8 +75,8 @@ def seeds_note(summary: pd.DataFrame) -> str:
     if seeds <= 1:
         return "one seed: the intervals cover the test groups only, not seed-to-seed variation"
     if seeds == 2:
-        return ("two seeds: the seed level rests on one difference per setting, so its interval is wide and its "
-                "coverage holds only as far as seed effects are normal (docs/statistics.md)")
+        return ("two seeds: the seed level rests on one difference per setting, and no method covers well "
+                "there (docs/statistics.md)")
     return f"{seeds} seeds, the outer level of the bootstrap"
 
 

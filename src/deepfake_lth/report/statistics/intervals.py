@@ -46,13 +46,12 @@ class Paired:
     def seeds(self) -> list:
         return list(self.per_seed)
 
-    def resampled(self, level: float = bootstrap.LEVEL, dof: int | None = None) -> np.ndarray:
-        """The B resampled values of the mean difference, for an interval at `level` (`dof`: see
-        bootstrap.seed_scale)."""
-        return bootstrap.over_seeds(self.differences, self.draws, level, dof)
+    def resampled(self) -> np.ndarray:
+        """The B resampled values of the mean difference over seeds."""
+        return bootstrap.over_seeds(self.differences, self.draws)
 
     def interval(self, level: float = bootstrap.LEVEL) -> tuple[float, float]:
-        return bootstrap.interval(self.resampled(level), level)
+        return bootstrap.interval(self.resampled(), level)
 
 
 class Intervals:
