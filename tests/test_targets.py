@@ -31,11 +31,11 @@ def test_paths_are_pinned():
 def test_default_study_shape():
     params = load_params(REPO / "params.yaml")
     assert targets.synthetic_datasets(params) == ["demo_gan", "demo_swap"]
-    assert len(targets.dense_metrics(params)) == 2 * 3
-    assert len(targets.level_metrics(params)) == 2 * 3 * (3 * 8 + 3 * 2)  # pruning at init: at the controls' levels
-    assert targets.control_levels(params) == [4, 7]
-    assert len(targets.control_metrics(params)) == 2 * 3 * 2 * 2
-    assert len(targets.transfer_metrics(params)) == 2 * 3 * 2 * 2
+    assert len(targets.dense_metrics(params)) == 2 * 3 * 2  # datasets x models x seeds
+    assert len(targets.level_metrics(params)) == 2 * 3 * 2 * (3 * 4 + 2 * 2)  # pruning at init: at the controls' levels
+    assert targets.control_levels(params) == [3, 4]
+    assert len(targets.control_metrics(params)) == 2 * 3 * 2 * 2 * 2
+    assert len(targets.transfer_metrics(params)) == 2 * 3 * 2 * 2 * 2
     assert len(targets.gradcam_outputs(params)) == 2 * 3
 
 
