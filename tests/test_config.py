@@ -83,8 +83,10 @@ def test_sparsity_schedule_matches_paper_reading():
     assert sparsity_at_level(3, 0.2, "original") == pytest.approx(0.6)
 
 
-def test_paper_sparsities_resolve_to_levels_4_and_7(params_dict):
-    params = validate_params(params_dict)
+def test_paper_sparsities_resolve_to_levels_4_and_7_and_the_demos_to_3_and_4(params_dict):
+    params = load_params(REPO / "params.paper.yaml")  # 8 levels of 20% of the remaining weights
     assert level_nearest(params, 0.6) == 4
     assert level_nearest(params, 0.8) == 7
     assert levels_nearest(params, [0.8, 0.6, 0.59]) == [4, 7]
+    demo = validate_params(params_dict)  # 4 levels of 20% of the original weights: 60% and 80% exactly
+    assert levels_nearest(demo, [0.8, 0.6]) == [3, 4] and sparsity_at_level(3, 0.2, "original") == pytest.approx(0.6)

@@ -138,14 +138,15 @@ def test_the_report_states_whether_imp_beats_pruning_at_initialisation(tmp_path)
                 for level in (4, 7):
                     write_metrics(level_dir(params, dataset, model, seed, "snip", level), stage="prune",
                                   dataset=dataset, model=model, seed=seed, method="snip", level=level,
-                                  accuracy=accuracy_of(dataset, model, seed, "snip", level) - 0.15)
+                                  accuracy=accuracy_of(dataset, model, seed, "snip", level) - 0.25)
     build_report(params)
     claims = pd.read_csv(tmp_path / "results" / "tables" / "claims.csv")
     rows = claims[claims["key"] == "imp_beats_snip"]
     assert len(rows) == 2 * 2 * len(MODELS)  # two sparsities, two datasets
     assert rows["claim"].str.contains("pruning at initialisation \\(SNIP\\)").all()
-    assert (rows["delta_pct"] > 5).all() and (rows["ci_low"] > 0).all()  # SNIP 15 points worse on every face set
-    assert set(rows["verdict"]) <= {"holds", "inconclusive"} and "holds" in set(rows["verdict"])  # p: worst seed
+    assert (rows["delta_pct"] > 5).all() and (rows["ci_low"] > 0).all()  # SNIP 25 points worse on every face set
+    # p: the worst seed's, Holm-adjusted over the claim's 4 settings (15 points on 128 faces no longer suffice)
+    assert set(rows["verdict"]) <= {"holds", "inconclusive"} and "holds" in set(rows["verdict"])
     comparisons = pd.read_csv(tmp_path / "results" / "tables" / "comparisons.csv")
     assert (comparisons["b_method"] == "snip").sum() == 2 * 2 * 2 * len(MODELS)  # IMP-Global and -Local, 2 levels, 2 datasets
 

@@ -20,9 +20,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_lth.report.statistics import bootstrap
-from deepfake_lth.report.statistics.claims import (
-    FAILS, HOLDS, INCONCLUSIVE, NON_INFERIORITY, NOT_TESTABLE, verdict,
-)
+from deepfake_lth.report.statistics.claims import FAILS, HOLDS, INCONCLUSIVE, NOT_TESTABLE, verdict
 from deepfake_lth.report.statistics.comparisons import PAIRED
 from deepfake_lth.report.statistics.multiplicity import ALPHA, FAMILY, family_level
 from deepfake_lth.report.tables.cells import MISSING, signed
