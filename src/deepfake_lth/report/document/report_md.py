@@ -132,7 +132,13 @@ def _claims_section(params, frame, tables: list[Table], intervals: Intervals) ->
     verdicts = table.numbers["verdict"].value_counts()
     lines = ["## The paper's claims: verdicts", ""]
     if summary is not None:
-        lines += [f"**{summary.title}**", "", to_markdown(summary.display), ""]
+        lines += [f"**{summary.title}**", "", to_markdown(summary.display), "",
+                  "Each claim at one sparsity is pooled over the settings (dataset × model, or transfer pair × "
+                  "model) that test it, each weighted equally: the mean Δ, and a stratified bootstrap of it (each "
+                  "setting's test groups and seeds resampled as in its own interval, one draw per resample). The "
+                  "pooled rows are one family: each interval is at Bonferroni's level 1 − 0.05/m over its m rows, "
+                  "and the pooled verdict is read from that interval alone. 'a wins' is the share of settings × "
+                  "seeds in which a beat b on the whole test set.", ""]
     lines += [
         "Each claim is checked by a paired comparison on the same test faces: Δ is the difference of test "
         f"accuracy in points (a − b), its 95% interval a paired bootstrap ({statistics['bootstrap']} resamples of "

@@ -22,7 +22,7 @@ import pandas as pd
 from deepfake_lth.report.statistics import bootstrap
 from deepfake_lth.report.statistics.claims import FAILS, HOLDS, INCONCLUSIVE, NOT_TESTABLE, verdict
 from deepfake_lth.report.statistics.comparisons import PAIRED
-from deepfake_lth.report.statistics.multiplicity import ALPHA, FAMILY, family_level
+from deepfake_lth.report.statistics.multiplicity import FAMILY, family_level
 from deepfake_lth.report.tables.cells import MISSING, signed
 from deepfake_lth.report.tables.formats import Table
 
@@ -68,14 +68,11 @@ def _pooled_row(family: pd.DataFrame) -> dict:
 
 
 def seeds_note(summary: pd.DataFrame) -> str:
-    """What the pooled intervals cover, by the number of seeds behind them."""
+    """What the pooled intervals cover, by the number of seeds behind them (report.md says more)."""
     seeds = int(summary["n_seeds"].max()) if not summary.empty else 0
     if seeds <= 1:
-        return "one seed: the intervals cover the test groups only, not seed-to-seed variation"
-    if seeds == 2:
-        return ("two seeds: the seed level rests on one difference per setting, and no method covers well "
-                "there (docs/statistics.md)")
-    return f"{seeds} seeds, the outer level of the bootstrap"
+        return "one seed: test groups only"
+    return "two seeds: few to trust" if seeds == 2 else f"{seeds} seeds"
 
 
 def claims_summary_table(summary: pd.DataFrame) -> Table | None:
@@ -97,7 +94,5 @@ def claims_summary_table(summary: pd.DataFrame) -> Table | None:
         "pooled verdict": summary["verdict"],
     })
     n_rows = max(int((summary["n_settings"] > 0).sum()), 1)
-    title = (f"Claims pooled: the study's answer to each claim over the settings that test it (each weighted equally; "
-             f"stratified bootstrap; one family of {n_rows} pooled rows, intervals at 1 − {ALPHA:g}/{n_rows}; "
-             f"{seeds_note(summary)})")
+    title = f"Claims pooled: the study's answer to each claim (family of {n_rows}; {seeds_note(summary)})"
     return Table("claims_summary", title, summary, display)
