@@ -19,7 +19,7 @@ from deepfake_lth.report.statistics import bootstrap
 from deepfake_lth.report.statistics.claims import (
     FAILS, HOLDS, INCONCLUSIVE, NON_INFERIORITY, NOT_TESTABLE, SUPERIORITY, decide,
 )
-from deepfake_lth.report.statistics.claims_summary import pooled_interval
+from deepfake_lth.report.statistics.claims_summary import pooled_interval, probability_of_improvement
 from deepfake_lth.report.statistics.comparisons import PAIRED
 from deepfake_lth.report.statistics.intervals import Paired
 from deepfake_lth.report.statistics.multiplicity import family_level, holm
@@ -93,6 +93,16 @@ def test_the_pooled_interval_covers_the_mean_effect_and_narrows_as_settings_are_
     assert many_width < 0.7 * few_width
 
 
+def test_probability_of_improvement_is_rliables_mann_whitney_share_averaged_over_settings():
+    def setting(a, b):
+        return Paired(0.0, 0.0, 0.0, {}, math.nan, {}, np.zeros((1, 1)), None, dict(enumerate(a)), dict(enumerate(b)))
+
+    # (0.8 > 0.75) + (0.8 > 0.7) + (0.7 > 0.75) + tie (0.7 = 0.7) / 2 = 2.5 of 4; one tie alone: 0.5
+    assert probability_of_improvement([setting([0.8, 0.7], [0.75, 0.7])]) == pytest.approx(0.625)
+    assert probability_of_improvement([setting([0.8, 0.7], [0.75, 0.7]), setting([0.6], [0.6])]) == pytest.approx(0.5625)
+    assert math.isnan(probability_of_improvement([]))
+
+
 def test_holm_matches_a_hand_computation_and_skips_missing_p_values():
     # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1: 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06
     adjusted = holm([0.01, 0.04, math.nan, 0.03, 0.005])
@@ -141,8 +151,9 @@ def test_the_claims_summary_pools_every_setting_of_a_claim(tiny_report):
     summary = pd.read_csv(results / "tables" / "claims_summary.csv")
     claims = pd.read_csv(results / "tables" / "claims.csv", keep_default_na=False)
     for column in ("key", "claim", "sparsity_pct", "n_settings", "delta_pct", "ci_low", "ci_high", "win_rate",
-                   "holds", "fails", "inconclusive", "not_testable", "verdict"):
+                   "prob_improvement", "holds", "fails", "inconclusive", "not_testable", "verdict"):
         assert column in summary.columns, column
+    assert summary.prob_improvement.between(0, 1).all()
     assert len(summary) == claims.groupby(["key", "sparsity_pct"]).ngroups
     for row in summary.itertuples():
         family = claims[(claims.key == row.key) & (claims.sparsity_pct == row.sparsity_pct)]

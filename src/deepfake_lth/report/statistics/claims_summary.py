@@ -9,7 +9,10 @@ says), so the interval carries the test-set and seed variation of every setting 
 of settings. The pooled rows are one family: each
 interval is taken at Bonferroni's level 1 − α/m over the m rows that have one, and the verdict is read
 from it alone (superiority: its lower end above 0; non-inferiority: its lower end at least −margin).
-`win_rate` is the share of settings x seeds in which a beat b on the whole test set.
+`win_rate` is the share of settings x seeds in which a beat b on the whole test set;
+`prob_improvement` is rliable's probability of improvement: per setting, the share of (a run, b run)
+pairs over seeds in which a scores higher (ties count half: the Mann–Whitney U over n_a x n_b), averaged
+over the settings.
 """
 
 from __future__ import annotations
@@ -34,6 +37,17 @@ def pooled_interval(paired: list, level: float) -> tuple[float, float]:
     resampled = np.mean([p.resampled() for p in paired], axis=0)
     low, high = bootstrap.interval(resampled, level)
     return 100 * low, 100 * high
+
+
+def probability_of_improvement(paired: list) -> float:
+    """rliable's P(a > b): per setting, the Mann–Whitney U of a's runs against b's over n_a x n_b (ties
+    half), averaged over the settings; NaN without any."""
+    per_setting = []
+    for p in paired:
+        a, b = np.array(list(p.a_values.values())), np.array(list(p.b_values.values()))
+        if len(a) and len(b):
+            per_setting.append(float(np.mean((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :]))))
+    return float(np.mean(per_setting)) if per_setting else math.nan
 
 
 def claims_summary(claims: pd.DataFrame, margin: float) -> pd.DataFrame:
@@ -62,6 +76,7 @@ def _pooled_row(family: pd.DataFrame) -> dict:
         "n_settings": len(pooled), "n_seeds": int(pooled["n_seeds"].max()) if len(pooled) else 0,
         "delta_pct": float(pooled["delta_pct"].mean()) if len(pooled) else math.nan,
         "win_rate": float(np.mean([d > 0 for d in per_seed])) if per_seed else math.nan,
+        "prob_improvement": probability_of_improvement(list(pooled[PAIRED])),
         **{column: int(counts.get(v, 0)) for v, column in COUNTS.items()},
         PAIRED: list(pooled[PAIRED]),
     }
@@ -88,6 +103,7 @@ def claims_summary_table(summary: pd.DataFrame) -> Table | None:
             MISSING if math.isnan(d) else f"{signed(d)} [{lo:.2f}, {hi:.2f}]"
             for d, lo, hi in zip(summary["delta_pct"], summary["ci_low"], summary["ci_high"])],
         "a wins (settings x seeds)": summary["win_rate"].map(lambda v: MISSING if math.isnan(v) else f"{100 * v:.0f}%"),
+        "P(a > b)": summary["prob_improvement"].map(lambda v: MISSING if math.isnan(v) else f"{v:.2f}"),
         "holds / fails / inconclusive / not testable": [
             f"{h} / {f} / {i} / {n}" for h, f, i, n in zip(summary["holds"], summary["fails"],
                                                           summary["inconclusive"], summary["not_testable"])],

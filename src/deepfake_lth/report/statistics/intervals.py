@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,8 @@ class Paired:
     seed_p_values: dict  # seed -> that seed's McNemar p
     differences: np.ndarray  # seeds x B: each seed's a − b under every group resample
     draws: np.ndarray | None  # B x seeds: the seed draws of the outer level (None with one seed)
+    a_values: dict = field(default_factory=dict)  # seed -> a's metric on the full test set
+    b_values: dict = field(default_factory=dict)  # seed -> b's metric on the full test set
 
     @property
     def seeds(self) -> list:
@@ -144,7 +146,8 @@ class Intervals:
         low, high = bootstrap.interval(bootstrap.over_seeds(differences, draws))
         p_values = {s: bootstrap.mcnemar(self.correct[a[s]], self.correct[b[s]]) for s in seeds}
         return Paired(float(np.mean(list(full.values()))), low, high, full, max(p_values.values()), p_values,
-                      differences, draws)
+                      differences, draws, {s: self.full[a[s]][metric] for s in seeds},
+                      {s: self.full[b[s]][metric] for s in seeds})
 
 
 def _correct(test: SplitPredictions) -> np.ndarray:
