@@ -138,7 +138,9 @@ def _claims_section(params, frame, tables: list[Table], intervals: Intervals) ->
                   "setting's test groups and seeds resampled as in its own interval, one draw per resample). The "
                   "pooled rows are one family: each interval is at Bonferroni's level 1 − 0.05/m over its m rows, "
                   "and the pooled verdict is read from that interval alone. 'a wins' is the share of settings × "
-                  "seeds in which a beat b on the whole test set.", ""]
+                  "seeds in which a beat b on the whole test set; P(a > b) is rliable's probability of "
+                  "improvement (per setting, the share of pairs of a's and b's runs in which a scores higher, "
+                  "averaged over the settings).", ""]
     lines += [
         "Each claim is checked by a paired comparison on the same test faces: Δ is the difference of test "
         f"accuracy in points (a − b), its 95% interval a paired bootstrap ({statistics['bootstrap']} resamples of "
