@@ -36,8 +36,9 @@ def simulated_setting(rng, delta: float, n_seeds: int, sigma_seed: float, sigma_
     observed = delta + seed_effects + test_set
     differences = observed[:, None] + sigma_groups * rng.normal(0, 1, B)[None, :]
     draws = bootstrap.seed_draws(n_seeds, B, rng) if n_seeds > 1 else None
-    per_seed = {s: float(v) for s, v in enumerate(observed)}
-    return Paired(float(observed.mean()), math.nan, math.nan, per_seed, math.nan, {}, differences, draws)
+    a_values = {s: float(v) for s, v in enumerate(observed)}  # a − b per seed, b scoring 0
+    return Paired(float(observed.mean()), math.nan, math.nan, math.nan, {}, differences, draws, a_values,
+                  dict.fromkeys(a_values, 0.0))
 
 
 def coverage(n_seeds: int, scale: bool, sigma_seed: float, sigma_groups: float = 1.5, trials: int = 800):
@@ -95,7 +96,7 @@ def test_the_pooled_interval_covers_the_mean_effect_and_narrows_as_settings_are_
 
 def test_probability_of_improvement_is_rliables_mann_whitney_share_averaged_over_settings():
     def setting(a, b):
-        return Paired(0.0, 0.0, 0.0, {}, math.nan, {}, np.zeros((1, 1)), None, dict(enumerate(a)), dict(enumerate(b)))
+        return Paired(0.0, 0.0, 0.0, math.nan, {}, np.zeros((1, 1)), None, dict(enumerate(a)), dict(enumerate(b)))
 
     # (0.8 > 0.75) + (0.8 > 0.7) + (0.7 > 0.75) + tie (0.7 = 0.7) / 2 = 2.5 of 4; one tie alone: 0.5
     assert probability_of_improvement([setting([0.8, 0.7], [0.75, 0.7])]) == pytest.approx(0.625)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,17 +36,21 @@ class Paired:
     delta: float  # mean over seeds of (a − b) on the full test set
     low: float
     high: float
-    per_seed: dict  # seed -> that seed's a − b
     p_value: float  # exact McNemar on accuracy: the one seed's, or the largest over seeds (significant in each)
     seed_p_values: dict  # seed -> that seed's McNemar p
     differences: np.ndarray  # seeds x B: each seed's a − b under every group resample
     draws: np.ndarray | None  # B x seeds: the seed draws of the outer level (None with one seed)
-    a_values: dict = field(default_factory=dict)  # seed -> a's metric on the full test set
-    b_values: dict = field(default_factory=dict)  # seed -> b's metric on the full test set
+    a_values: dict  # seed -> a's metric on the full test set
+    b_values: dict  # seed -> b's metric on the full test set
 
     @property
     def seeds(self) -> list:
-        return list(self.per_seed)
+        return list(self.a_values)
+
+    @property
+    def per_seed(self) -> dict:
+        """seed -> that seed's a − b on the full test set."""
+        return {s: self.a_values[s] - self.b_values[s] for s in self.a_values}
 
     def resampled(self) -> np.ndarray:
         """The B resampled values of the mean difference over seeds."""
@@ -140,14 +144,14 @@ class Intervals:
         for s in seeds:
             if not self.test[a[s]].same_faces(self.test[b[s]]):
                 raise InputError(f"{a[s]} and {b[s]}: not scored on the same test faces, so not comparable")
-        full = {s: self.full[a[s]][metric] - self.full[b[s]][metric] for s in seeds}
+        a_values = {s: self.full[a[s]][metric] for s in seeds}
+        b_values = {s: self.full[b[s]][metric] for s in seeds}
         differences = np.stack([self.resampled[a[s]][metric] - self.resampled[b[s]][metric] for s in seeds])
         draws = self._draws(dataset, len(seeds))
         low, high = bootstrap.interval(bootstrap.over_seeds(differences, draws))
         p_values = {s: bootstrap.mcnemar(self.correct[a[s]], self.correct[b[s]]) for s in seeds}
-        return Paired(float(np.mean(list(full.values()))), low, high, full, max(p_values.values()), p_values,
-                      differences, draws, {s: self.full[a[s]][metric] for s in seeds},
-                      {s: self.full[b[s]][metric] for s in seeds})
+        delta = float(np.mean([a_values[s] - b_values[s] for s in seeds]))
+        return Paired(delta, low, high, max(p_values.values()), p_values, differences, draws, a_values, b_values)
 
 
 def _correct(test: SplitPredictions) -> np.ndarray:
