@@ -76,6 +76,13 @@ def _cmd_gradcam(params, args):
     run_gradcam(params, args.dataset, args.model)
 
 
+def _cmd_conditions(params, args):
+    from deepfake_lth.conditions.scoring import run_conditions
+
+    phases.mark("imports")
+    run_conditions(params, args.dataset, args.model, args.seed)
+
+
 def _cmd_report(params, args):
     from deepfake_lth.report.build import build_report
 
@@ -178,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("gradcam", _cmd_gradcam, "Grad-CAM maps of dense and pruned models", RESULTS)
     p.add_argument("--dataset", required=True)
     p.add_argument("--model", required=True)
+    p = command("conditions", _cmd_conditions, "score a setting's dense run and its runs at the controls' levels "
+                "under perturbation (robustness.csv beside each)", RESULTS)
+    p.add_argument("--dataset", required=True)
+    run_args(p)
     command("report", _cmd_report, "tables, figures and report.md from the metrics files", RESULTS)
     command("report-page", _cmd_report_page, "the HTML report's description page: report.md's text and job costs",
             RESULTS)

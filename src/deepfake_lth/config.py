@@ -12,6 +12,7 @@ import yaml
 
 from deepfake_lth import methods
 from deepfake_lth.adapters import adapter_spec
+from deepfake_lth.conditions.perturbations import all_perturbations
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.models.registry import model_defaults
 from deepfake_lth.paths import SPLITS, demo_outputs
@@ -21,7 +22,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "params.schema.yaml"
 
 def load_schema() -> dict:
     """The params schema, with the defaults the registries give (the methods and models a key names
-    unless params.yaml says otherwise) filled in where the schema leaves them to them."""
+    unless params.yaml says otherwise) filled in where the schema leaves them to them, and one
+    `robustness` key per registered perturbation (its severity grid)."""
     with open(SCHEMA_PATH) as f:
         schema = yaml.safe_load(f)
     for key, names in {**methods.defaults(), **model_defaults()}.items():
@@ -29,6 +31,8 @@ def load_schema() -> dict:
         for part in key.split("."):
             node = node["properties"][part]
         node["default"] = list(names) if node["type"] == "array" else names[0]
+    for perturbation in all_perturbations():
+        schema["properties"]["robustness"]["properties"][perturbation.name] = perturbation.schema()
     return schema
 
 
@@ -217,6 +221,19 @@ def levels_nearest(params: dict, sparsities: list[float]) -> list[int]:
 
 def control_levels(params: dict) -> list[int]:
     return levels_nearest(params, params["pruning"]["controls"]["sparsities"])
+
+
+def scored_runs(params: dict) -> list[tuple[str, int]]:
+    """(method, level) of the runs of a setting that the conditions stage scores: the dense run, then every
+    method of pruning.methods and pruning.controls.methods at the controls' levels."""
+    studied = [*params["pruning"]["methods"], *params["pruning"]["controls"]["methods"]]
+    return [(methods.DENSE, 0), *((m, L) for m in studied for L in control_levels(params))]
+
+
+def robustness_models(params: dict) -> list[str]:
+    """The models of the study the conditions stage scores (robustness.models; absent: every one)."""
+    chosen = params["robustness"].get("models", params["models"])
+    return [model for model in params["models"] if model in chosen]
 
 
 def transfer_levels(params: dict) -> list[int]:

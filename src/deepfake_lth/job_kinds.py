@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from deepfake_lth import methods, paths
-from deepfake_lth.config import synthetic_datasets
+from deepfake_lth.config import scored_runs, synthetic_datasets
 
 # The params keys each kind of job depends on; an unrelated change (gradcam, report, device) re-runs nothing.
 TRAINING_KEYS = ("training", "normalization", "faces.image_size", "torch_threads")
@@ -24,7 +24,11 @@ PRUNING_KEYS = TRAINING_KEYS + (
 )
 GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of",
                 "pruning.levels", "torch_threads")
-REPORT_KEYS = ("report", "statistics", "datasets", "transfer", "pruning", "training", "seeds", "models")
+# The conditions stage reads the runs at the controls' levels, and scores them as their runs evaluated them.
+CONDITIONS_KEYS = ("robustness", "normalization", "faces.image_size", "torch_threads", "training.batch_size",
+                   "training.precision", "training.channels_last", "training.compile", "pruning.methods",
+                   "pruning.controls", "pruning.rate", "pruning.rate_of", "pruning.levels")
+REPORT_KEYS = ("report", "statistics", "datasets", "transfer", "pruning", "training", "seeds", "models", "robustness")
 LEVEL_WILDCARDS = ("dataset", "model", "seed", "method", "level")
 
 
@@ -89,6 +93,10 @@ KINDS: dict[str, JobKind] = {kind.rule: kind for kind in (  # upstream first
             constraints=lambda params: {"method": _one_of(methods.pruning_methods())}),
     JobKind("gradcam", "Grad-CAM of {wildcards.model} on {wildcards.dataset}", ("dataset", "model"),
             paths.gradcam_outputs, "deepfake_lth.explain.gradcam", GRADCAM_KEYS, torch=True, runtime=60),
+    JobKind("conditions", "Scoring {wildcards.model} (seed {wildcards.seed}) on {wildcards.dataset} under "
+            "perturbations", ("dataset", "model", "seed"),
+            lambda params, *setting: paths.robustness_outputs(params, *setting, scored_runs(params)),
+            "deepfake_lth.conditions.scoring", CONDITIONS_KEYS, torch=True, runtime=120),
     JobKind("report", "Building the tables, figures and report", (), paths.report_outputs,
             "deepfake_lth.report.build", REPORT_KEYS, mem_mb=2000, runtime=30),
     JobKind("report_page", "Writing the HTML report's description page", (), paths.report_page_outputs,

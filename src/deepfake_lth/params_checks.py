@@ -31,6 +31,7 @@ def _check_references(params: dict, source: str) -> None:
     checks = [  # (key, a name, a list of names or a mapping by name, what they name, the allowed names)
         ("models", params["models"], "model", model_names()),
         ("gradcam.models", gradcam["models"], "model", model_names()),
+        ("robustness.models", params["robustness"].get("models", []), "model of the study", params["models"]),
         ("model_weights", params["model_weights"], "model", model_names()),
         ("pruning.methods", params["pruning"]["methods"], "pruning method", methods.pruning_methods()),
         ("pruning.controls.methods", controls["methods"], "control method", methods.control_methods()),

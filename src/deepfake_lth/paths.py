@@ -15,6 +15,7 @@ DENSE_FILES = {"init": "init.pt", "rewind": "rewind.pt", "final": "final.pt", "m
 LEVEL_FILES = {"mask": "mask.pt", "final": "final.pt", "metrics": "metrics.json", "history": "history.csv",
                "predictions": "predictions.csv"}
 RESUME_FILE = "resume.pt"  # beside a run's outputs while it trains (not a stage output)
+ROBUSTNESS_FILE = "robustness.csv"  # beside a scored run's metrics.json (the conditions stage)
 GRADCAM_FILES = {"record": "gradcam.json", "png": "gradcam.png", "pdf": "gradcam.pdf"}
 
 
@@ -88,6 +89,15 @@ def transfer_outputs(params, source, target, model, seed, method, level) -> dict
 def gradcam_outputs(params, dataset, model) -> dict:
     folder = gradcam_dir(params, dataset, model)
     return {name: folder / file for name, file in GRADCAM_FILES.items()}
+
+
+def robustness_outputs(params, dataset, model, seed, scored: list[tuple[str, int]]) -> dict:
+    """robustness.csv in the folder of each scored (method, level) run of the setting, named "<method>"
+    for the dense run and "<method>_<level>" for a level (config.scored_runs gives them)."""
+    return {method if level == 0 else f"{method}_{level:02d}":
+            (dense_dir(params, dataset, model, seed) if level == 0
+             else level_dir(params, dataset, model, seed, method, level)) / ROBUSTNESS_FILE
+            for method, level in scored}
 
 
 def report_outputs(params) -> dict:

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from deepfake_lth import code_deps, methods, paths
 from deepfake_lth.adapters import adapter_spec
+from deepfake_lth.conditions.perturbations import names as perturbation_names
 from deepfake_lth.config import (
     check_demo_roots, control_levels, dataset_params, enabled_datasets, gradcam_levels, gradcam_models, lookup, pruning_levels, runs,
-    synthetic_datasets, transfer_levels, transfer_pairs,
+    robustness_models, scored_runs, synthetic_datasets, transfer_levels, transfer_pairs,
 )
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.job_kinds import KINDS, TORCH_RULES, JobKind
@@ -192,14 +193,35 @@ def gradcam_job(params, dataset, model) -> Job:
                 ["gradcam", "--dataset", dataset, "--model", model], inputs, resolved=[model_spec(model).module])
 
 
+def conditions_job(params, dataset, model, seed) -> Job:
+    """The setting's dense run and every method at the controls' levels (config.scored_runs), each read as
+    its final weights and (a level) its mask, scored on the test faces under every configured perturbation."""
+    _check_run(params, dataset)
+    scored = [paths.dense_outputs(params, dataset, model, seed) if level == 0
+              else paths.level_outputs(params, dataset, model, seed, method, level)
+              for method, level in scored_runs(params)]
+    inputs = {"faces": paths.face_store_dir(params, dataset), "weights": tuple(run["final"] for run in scored),
+              "masks": tuple(run["mask"] for run in scored if "mask" in run)}
+    return _job(params, "conditions", f"conditions-{dataset}-{model}-s{seed}",
+                {"dataset": dataset, "model": model, "seed": seed},
+                ["conditions", "--dataset", dataset, "--model", model, "--seed", seed], inputs, [dataset],
+                weights_keys(params, model), [model_spec(model).module])
+
+
+def has_conditions(params) -> bool:
+    """Whether params configure any condition to score under (a perturbation with a severity)."""
+    return any(params["robustness"].get(name) for name in perturbation_names())
+
+
 def report_job(params, jobs: list[Job]) -> Job:
     """Reads every metrics file with the predictions beside it (same order), every Grad-CAM record (with
-    its grid image) of `jobs`, and the masks the overlap analysis compares."""
+    its grid image) of `jobs`, the masks the overlap analysis compares, and every robustness file."""
     runs = [job.outputs for job in jobs if "metrics" in job.outputs]
     gradcam = [job.outputs for job in jobs if job.rule == "gradcam"]
+    robustness = [path for job in jobs if job.rule == "conditions" for path in job.outputs.values()]
     inputs = {"metrics": tuple(o["metrics"] for o in runs), "predictions": tuple(o["predictions"] for o in runs),
               "gradcam": tuple(o["record"] for o in gradcam), "gradcam_grids": tuple(o["png"] for o in gradcam),
-              "masks": overlap_masks(params)}
+              "masks": overlap_masks(params), "robustness": tuple(robustness)}
     return _job(params, "report", "report", {}, ["report"], inputs)
 
 
@@ -230,6 +252,8 @@ def study(params: dict) -> list[Job]:
                 jobs += [transfer_job(params, source, target, model, seed, m, L)
                          for m in params["transfer"]["methods"] for L in transfer_levels(params)]
     jobs += [gradcam_job(params, d, m) for d in enabled_datasets(params) for m in gradcam_models(params)]
+    if has_conditions(params):
+        jobs += [conditions_job(params, *run) for run in runs(params) if run[1] in robustness_models(params)]
     return jobs + [report_job(params, jobs)]
 
 
