@@ -84,7 +84,7 @@ def test_snakemake_and_dvc_plan_the_same_jobs_and_edges(tmp_path, rewind):
     params = study_folder(tmp_path, TINY_PARAMS, rewind=rewind)
     jobs = snakemake_jobs(tmp_path)
     snake = snakemake_plan(tmp_path, jobs)
-    assert len(snake) == len(stages.study(params)) == 51
+    assert len(snake) == len(stages.study(params)) == 55
     assert_same_jobs(snake, dvc_plan(params))
     assert_gpu_resources(jobs, whole_gpu=1, slots_given=None)  # without gpu_slots: one whole gpu each
     # every rule declares benchmark: each job's file where paths.job_record puts it (no DVC output)
@@ -98,10 +98,11 @@ def test_the_paper_configuration_plans_the_same_jobs_in_both_engines(tmp_path):
     snake = snakemake_plan(tmp_path)
     rules = sorted(rule for rule, _ in snake.values())
     # 2 datasets x 4 models (the paper's v2: with XceptionNet) x 3 seeds: dense, 3 methods x 8 levels,
-    # 2 controls x 2 levels; 4 x 3 x 2 x 2 transfer cells; Grad-CAM of ResNet-18 on both datasets; the report.
+    # 2 controls x 2 levels; 4 x 3 x 2 x 2 transfer cells; Grad-CAM of ResNet-18 on both datasets; robustness
+    # of every run (the registry's default grids); the report.
     assert {rule: rules.count(rule) for rule in set(rules)} == {
         "faces": 2, "train": 24, "prune_imp": 384, "prune_oneshot": 192, "prune_control": 96, "transfer": 48,
-        "gradcam": 2, "report": 1,
+        "gradcam": 2, "conditions": 24, "report": 1,
     }
     assert_same_jobs(snake, dvc_plan(params))
 

@@ -119,7 +119,9 @@ def expected_paper_jobs(raw: dict) -> dict[str, int]:
         "prune_oneshot": runs * p["levels"] * ("oneshot" in p["methods"]),
         "prune_control": runs * len(p["controls"]["methods"]) * len(p["controls"]["sparsities"]),
         "transfer": len(t["pairs"]) * len(raw["models"]) * len(raw["seeds"]) * len(t["methods"]) * len(t["sparsities"]),
-        "gradcam": len(raw["datasets"]) * len(raw["gradcam"]["models"]), "report": 1,
+        "gradcam": len(raw["datasets"]) * len(raw["gradcam"]["models"]),
+        "conditions": runs,  # robustness.models and the grids left to their defaults: every run, every perturbation
+        "report": 1,
     }
 
 
@@ -132,7 +134,7 @@ def test_the_readme_paper_command_plans_the_paper_study_and_nothing_else(tmp_pat
     assert set(raw["datasets"]) == {"openforensic_kaggle", "ffpp_kaggle"}
     assert job_counts(result.stdout) == expected_paper_jobs(raw) == {
         "faces": 2, "train": 24, "prune_imp": 384, "prune_oneshot": 192, "prune_control": 96, "transfer": 48,
-        "gradcam": 2, "report": 1,
+        "gradcam": 2, "conditions": 24, "report": 1,
     }
     assert "demo_" not in result.stdout  # no demo dataset, no demo_data job
 

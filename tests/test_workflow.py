@@ -47,7 +47,7 @@ def study(tmp_path_factory):
     commands = readme_configfile_commands()
     assert commands and all(c[-1] == "results/figures" for c in commands)
     built = snakemake(workdir, *commands[0])
-    assert "deepfake-lth plan of params.yaml: 51 jobs" in built.stdout  # onstart ran, with the file it was given
+    assert "deepfake-lth plan of params.yaml: 55 jobs" in built.stdout  # onstart ran, with the file it was given
     for command in commands[1:]:
         snakemake(workdir, *command)
     return workdir
@@ -71,10 +71,10 @@ def test_second_invocation_runs_nothing(study):
 
 
 def test_every_job_writes_one_benchmark_file(study, params):
-    """Every rule declares benchmark: (paths.job_record's layout), so each of the 51 jobs left its costs."""
+    """Every rule declares benchmark: (paths.job_record's layout), so each of the 55 jobs left its costs."""
     expected = {stages.job_record(params, job, "benchmark") for job in stages.study(params)}
     written = {p.relative_to(study) for p in (study / paths.benchmarks_dir(params)).rglob("*") if p.is_file()}
-    assert written == expected and len(expected) == 51
+    assert written == expected and len(expected) == 55
     for path in expected:
         header, values = (study / path).read_text().splitlines()[:2]
         assert header.split("\t")[:3] == ["s", "h:m:s", "max_rss"] and float(values.split("\t")[0]) > 0, path
@@ -254,7 +254,7 @@ def test_one_level_is_regenerated_alone_and_identically(study):
     run = snakemake(study, target)
     assert json.loads((level / "metrics.json").read_text()) == before
     # the run began by printing the plan of the study it belongs to
-    assert "deepfake-lth plan of params.yaml: 51 jobs" in run.stdout and "levels: 50% of the remaining" in run.stdout
+    assert "deepfake-lth plan of params.yaml: 55 jobs" in run.stdout and "levels: 50% of the remaining" in run.stdout
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,10 @@ from pathlib import Path
 from deepfake_lth import methods, paths, stages
 from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.config import (
-    control_levels, derived_splits, enabled_datasets, gradcam_levels, gradcam_models, pruning_levels, sparsity_at_level,
-    synthetic_datasets, transfer_levels,
+    control_levels, derived_splits, enabled_datasets, gradcam_levels, gradcam_models, pruning_levels, robustness_models,
+    scored_runs, sparsity_at_level, synthetic_datasets, transfer_levels,
 )
+from deepfake_lth.conditions.perturbations import configured
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import read_json
 from deepfake_lth.params_checks import study_warnings
@@ -89,7 +90,8 @@ def model_rows(params: dict) -> list[list[str]]:
 def level_rows(params: dict) -> list[list[str]]:
     p = params["pruning"]
     roles = {"controls": control_levels(params), "transfer": transfer_levels(params),
-             "Grad-CAM": gradcam_levels(params) if gradcam_models(params) else []}
+             "Grad-CAM": gradcam_levels(params) if gradcam_models(params) else [],
+             "robustness": control_levels(params) if stages.has_conditions(params) else []}
     return [[str(level), f"{sparsity_at_level(level, p['rate'], p['rate_of']):.1%}",
              ", ".join(role for role, levels in roles.items() if level in levels)] for level in pruning_levels(params)]
 
@@ -117,6 +119,25 @@ def stage_rows(params: dict, jobs: list[stages.Job], faces: dict[str, tuple[int 
             work = "unknown" if None in per_job else f"{sum(per_job) * epochs:,}"
         rows.append([rule, str(n), work])
     return rows + [["total", str(len(jobs)), ""]]
+
+
+def robustness_lines(params: dict) -> list[str]:
+    """What the conditions stage scores: the runs of each setting, each perturbation's grid and faces, and
+    its work as passes of a network over one face."""
+    if not stages.has_conditions(params):
+        return []
+    robustness, runs = params["robustness"], len(scored_runs(params))
+    grids = configured(robustness)
+    corruptions = sum(len(grid) for p, grid in grids if not p.attack)
+    steps = {"fgsm": 1, "pgd": robustness["pgd_steps"]}
+    attack_passes = sum(len(grid) * (2 * steps.get(p.name, 1) + 1) for p, grid in grids if p.attack)  # + the scoring
+    rows = [[p.name, p.label, ", ".join(f"{s:g}" for s in grid) + f" ({p.unit})",
+             f"{robustness['adversarial_faces']:,} per dataset" if p.attack else "every test face"] for p, grid in grids]
+    return ["", f"robustness (conditions stage): {', '.join(robustness_models(params))}; {runs} runs per dataset, "
+                "model and seed (dense, and every method at the controls' levels)"] + \
+        format_table(["perturbation", "label", "severities", "faces"], rows) + \
+        [f"  work per setting: {runs * (1 + corruptions)} forward passes per test face; {runs * attack_passes} "
+         "forward or backward passes per attacked face"]
 
 
 def collapse_warnings(jobs: list[stages.Job]) -> list[str]:
@@ -163,6 +184,7 @@ def study_plan(params: dict, source: str) -> str:
     lines += ["", f"jobs per stage; training work = training faces x max_epochs ({training['max_epochs']}, "
                   f"patience {training['patience']}: early stopping ends most runs sooner)"]
     lines += format_table(["stage", "jobs", "face-epochs (at most)"], stage_rows(params, jobs, faces))
+    lines += robustness_lines(params)
     warnings = [f"dataset '{name}': root {root} not found" for name, root in missing_roots(params)]
     warnings += study_warnings(params, source) + collapse_warnings(jobs)
     if warnings:

@@ -24,7 +24,8 @@ CLEAN = "clean"  # the unperturbed test faces: every run's reference, scored by 
 class Perturbation:
     name: str
     label: str
-    unit: str  # of a severity, e.g. "quality", "σ (px)", "ε (/255)"
+    unit: str  # of a severity, e.g. "quality", "σ (px)", "ε (/255)": an axis label
+    template: str  # one severity in words, e.g. "σ = {} px"
     default: tuple[float, ...]  # the grid it runs when params leave the key out (the paper-scale study's)
     stronger: str  # "higher" or "lower": which way a severity hurts more
     bounds: dict  # JSON Schema keywords of one severity (minimum, exclusiveMinimum, maximum, ...)
@@ -35,6 +36,9 @@ class Perturbation:
     def function(self) -> Callable:
         module, _, attribute = self.apply.partition(":")
         return getattr(importlib.import_module(module), attribute)
+
+    def severity_text(self, severity) -> str:
+        return self.template.format(f"{severity:g}")
 
     def ordered(self, grid) -> list:
         """`grid` from the mildest severity to the strongest."""
@@ -53,17 +57,17 @@ class Perturbation:
 _CORRUPTIONS = "deepfake_lth.conditions.corruptions"
 _ATTACKS = "deepfake_lth.conditions.attacks"
 _REGISTRY: dict[str, Perturbation] = {p.name: p for p in (  # report order
-    Perturbation("jpeg", "JPEG re-compression", "quality", (90, 70, 50, 30, 10), "lower",
+    Perturbation("jpeg", "JPEG re-compression", "quality", "quality {}", (90, 70, 50, 30, 10), "lower",
                  {"minimum": 1, "maximum": 100}, f"{_CORRUPTIONS}:jpeg", integer=True),
-    Perturbation("blur", "Gaussian blur", "σ (px)", (0.5, 1.0, 2.0, 3.0), "higher",
+    Perturbation("blur", "Gaussian blur", "σ (px)", "σ = {} px", (0.5, 1.0, 2.0, 3.0), "higher",
                  {"exclusiveMinimum": 0}, f"{_CORRUPTIONS}:gaussian_blur"),
-    Perturbation("noise", "Gaussian noise", "σ (/255)", (2.0, 4.0, 8.0, 16.0), "higher",
+    Perturbation("noise", "Gaussian noise", "σ (/255)", "σ = {}/255", (2.0, 4.0, 8.0, 16.0), "higher",
                  {"exclusiveMinimum": 0}, f"{_CORRUPTIONS}:gaussian_noise"),
-    Perturbation("resize", "down-and-up resizing", "scale", (0.75, 0.5, 0.25), "lower",
+    Perturbation("resize", "down-and-up resizing", "scale", "scale {}", (0.75, 0.5, 0.25), "lower",
                  {"exclusiveMinimum": 0, "exclusiveMaximum": 1}, f"{_CORRUPTIONS}:resize"),
-    Perturbation("fgsm", "FGSM", "ε (/255)", (0.25, 0.5, 1.0, 2.0, 4.0, 8.0), "higher",
+    Perturbation("fgsm", "FGSM", "ε (/255)", "ε = {}/255", (0.25, 0.5, 1.0, 2.0, 4.0, 8.0), "higher",
                  {"exclusiveMinimum": 0, "maximum": 255}, f"{_ATTACKS}:fgsm", attack=True),
-    Perturbation("pgd", "PGD", "ε (/255)", (0.25, 0.5, 1.0, 2.0, 4.0, 8.0), "higher",
+    Perturbation("pgd", "PGD", "ε (/255)", "ε = {}/255", (0.25, 0.5, 1.0, 2.0, 4.0, 8.0), "higher",
                  {"exclusiveMinimum": 0, "maximum": 255}, f"{_ATTACKS}:pgd", attack=True),
 )}
 
@@ -89,3 +93,8 @@ def label(name: str) -> str:
 def configured(robustness: dict) -> list[tuple[Perturbation, list]]:
     """The perturbations params `robustness` runs, in registry order, each with its grid (mildest first)."""
     return [(p, p.ordered(robustness[p.name])) for p in _REGISTRY.values() if robustness.get(p.name)]
+
+
+def strongest_severities(robustness: dict) -> dict[str, float]:
+    """Perturbation -> the strongest severity of its grid in params `robustness` (what its claim tests)."""
+    return {p.name: p.strongest(grid) for p, grid in configured(robustness)}

@@ -15,12 +15,16 @@ from deepfake_lth.report import paper
 from deepfake_lth.report.anatomy.ticket_anatomy import Anatomy
 from deepfake_lth.report.collect import collect_gradcam, collect_metrics, sort_report_inputs
 from deepfake_lth.report.document import catalog
-from deepfake_lth.report.document.report_md import render_report
+from deepfake_lth.report.document.report_md import render_report, robustness_section
 from deepfake_lth.report.figures import study_figures as plots
+from deepfake_lth.report.figures.plotting import band_note
+from deepfake_lth.report.figures.robustness_figures import robustness_figure
 from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
 from deepfake_lth.report.statistics.intervals import Intervals, add_run_intervals, study_intervals
+from deepfake_lth.report.statistics.robustness import Robustness, claim_comparisons
 from deepfake_lth.report.summary import in_domain, ordered, sort_rows
 from deepfake_lth.report.tables.formats import to_html, write_table
+from deepfake_lth.report.tables.robustness_table import robustness_table
 from deepfake_lth.report.tables.run_tables import build_tables
 
 log = logging.getLogger(__name__)
@@ -56,7 +60,9 @@ def build_report(params: dict) -> dict:
     records = collect_gradcam(inputs.gradcam)
     roles = dataset_roles(params, ordered(in_domain(frame)["dataset"], list(params.get("datasets", {}))))
     anatomy = Anatomy.of(frame, params)
-    tables = build_tables(frame, records, params, roles, intervals) + anatomy.tables()
+    robustness = Robustness.of(intervals, in_domain(frame), inputs.robustness)
+    tables = build_tables(frame, records, params, roles, intervals, claim_comparisons(robustness.pooled, params))
+    tables += anatomy.tables() + [t for t in [robustness_table(robustness.per_seed, robustness.pooled, params)] if t]
     log.info("%d metrics files, %d Grad-CAM records, %d tables; %d declared files not found, %d undeclared ignored",
              len(frame), len(records), len(tables), len(inputs.missing), len(inputs.ignored))
     for mask in inputs.damaged:
@@ -67,10 +73,10 @@ def build_report(params: dict) -> dict:
             write_table(table, folder)
         write_runs_csv(frame, params, folder / RUNS_CSV)
     with atomic_dir(outputs["figures"]) as folder:
-        figures = draw_figures(frame, records, params, roles, folder, intervals, anatomy)
+        figures = draw_figures(frame, records, params, roles, folder, intervals, anatomy, robustness)
         with atomic_path(outputs["report"]) as tmp:
             tmp.write_text(render_report(params, frame, records, tables, figures, roles, inputs, intervals,
-                                         anatomy.section()))
+                                         anatomy.section(), robustness_section(robustness, params)))
     return {
         "tables": sorted(str(p) for p in outputs["tables"].iterdir()),
         "figures": sorted(str(p) for p in outputs["figures"].iterdir()),
@@ -87,7 +93,7 @@ def write_runs_csv(frame: pd.DataFrame, params: dict, path: Path) -> None:
 
 
 def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: Intervals,
-                 anatomy: Anatomy | None = None) -> dict[str, dict]:
+                 anatomy: Anatomy | None = None, robustness: Robustness | None = None) -> dict[str, dict]:
     """Draw every figure the results allow into `folder`; map figure name -> {caption, files (relative
     to results/)}, in report order."""
     formats = params.get("report", {}).get("formats", ["png", "pdf"])
@@ -105,6 +111,10 @@ def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: 
         drawn.append((catalog.gradcam_figure_name(*setting), catalog.gradcam_caption(*setting), draw))
     if anatomy is not None:
         drawn += anatomy.figures([m for m in params["models"] if m in set(frame["model"])], subtitle)
+    for dataset in robustness.datasets() if robustness is not None else []:
+        drawn.append((catalog.robustness_figure_name(dataset), catalog.robustness_caption(dataset),
+                      lambda d=dataset: robustness_figure(robustness.pooled, d, params, subtitle,
+                                                          band_note(robustness.per_seed))))
     written = {}
     for name, caption, draw in drawn:
         figure = draw()

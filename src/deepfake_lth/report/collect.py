@@ -8,12 +8,13 @@ are only listed, as ignored, so that no stale number reaches a table or figure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from deepfake_lth.errors import InputError
+from deepfake_lth.paths import LEVEL_FILES
 from deepfake_lth.records import MetricsRecord, read_gradcam, read_metrics
 from deepfake_lth.report.tables.cells import as_float
 
@@ -31,12 +32,14 @@ class ReportInputs:
     missing: list[Path]  # declared, not found (their jobs have not run)
     damaged: list[Path]  # declared masks not found beside their run's metrics.json: its overlap pairs are left out
     ignored: list[Path]  # result files under results/ that the declared study does not contain
+    robustness: dict[Path, Path] = field(default_factory=dict)  # a scored run's metrics.json -> its robustness.csv
 
 
 def sort_report_inputs(job, on_disk: list[Path]) -> ReportInputs:
     """Split the report `job`'s declared inputs into present and missing, and find the undeclared among
     the result files `on_disk` (paths.result_files_on_disk)."""
     declared_metrics, declared_gradcam = list(job.inputs["metrics"]), list(job.inputs["gradcam"])
+    declared_robustness = list(map(Path, job.inputs["robustness"]))
     declared = {Path(p) for p in declared_metrics + declared_gradcam}
     made = [p for p in declared_metrics if p.is_file()]
     made_runs = {Path(p).parent for p in made}
@@ -44,9 +47,10 @@ def sort_report_inputs(job, on_disk: list[Path]) -> ReportInputs:
         metrics=made,
         predictions=dict(zip(map(Path, declared_metrics), map(Path, job.inputs["predictions"]))),
         gradcam=[p for p in declared_gradcam if p.is_file()],
-        missing=[p for p in declared_metrics + declared_gradcam if not p.is_file()],
+        missing=[p for p in declared_metrics + declared_gradcam + declared_robustness if not p.is_file()],
         damaged=[mask for mask in map(Path, job.inputs["masks"]) if mask.parent in made_runs and not mask.is_file()],
         ignored=sorted(p for p in on_disk if p not in declared),
+        robustness={path.with_name(LEVEL_FILES["metrics"]): path for path in declared_robustness if path.is_file()},
     )
 
 

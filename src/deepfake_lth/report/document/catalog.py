@@ -23,18 +23,19 @@ GRADCAM_CAPTION = "Fig. 3: Grad-CAM of the dense model and its tickets"
 RUNS_TABLE = "accuracy_vs_sparsity"  # tables/accuracy_vs_sparsity.csv: one row per run, the data of `dvc plots`
 RUNS_TITLE = "Every in-domain run, one row per metrics file"
 
-TICKETS, ANATOMY, TRANSFER, GRADCAM, PAPER, STUDY = (
+TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, PAPER, STUDY = (
     "Lottery tickets (dense, IMP, one-shot, controls)", "Anatomy of a ticket (layers, overlap)", "Transfer",
-    "Grad-CAM", "The paper beside ours", "Study",
+    "Grad-CAM", "Robustness (perturbations, attacks)", "The paper beside ours", "Study",
 )
-CATEGORIES = (PAPER, TICKETS, ANATOMY, TRANSFER, GRADCAM, STUDY)  # stages, in the order a reader takes them
+CATEGORIES = (PAPER, TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, STUDY)  # stages, in the order a reader takes them
+ROBUSTNESS_FIGURE, ROBUSTNESS_TABLE = "fig_robustness", "robustness"  # one figure per dataset: fig_robustness_<dataset>
 # Beyond the paper, one figure per model: <name>_<model>
 LAYER_FIGURE, OVERLAP_FIGURE, OVERLAP_TABLE = "fig_layer_sparsity", "fig_mask_overlap", "mask_overlap"
 PER_MODEL_FIGURES = {LAYER_FIGURE: "Where each method prunes, layer by layer",
                      OVERLAP_FIGURE: "How many kept weights two tickets share"}
 EVERYTHING = "All datasets and models"
 # Tables by name prefix (the tables' names are fixed by tables/run_tables.py; transfer and Grad-CAM by role below).
-TABLE_CATEGORY = {OVERLAP_TABLE: ANATOMY, "table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS,
+TABLE_CATEGORY = {OVERLAP_TABLE: ANATOMY, ROBUSTNESS_TABLE: ROBUSTNESS, "table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS,
                   RUNS_TABLE: TICKETS, "comparisons": TICKETS, "claims": PAPER, "table5_": PAPER, "table7_": GRADCAM}
 TRANSFER_TABLE = "table4_transfer_"
 
@@ -51,6 +52,14 @@ def _per_model(name: str) -> tuple[str, str] | None:
 
 def per_model_caption(figure: str, model: str) -> str:
     return f"{PER_MODEL_FIGURES[figure]} ({model_label(model)})"
+
+
+def robustness_figure_name(dataset: str) -> str:
+    return f"{ROBUSTNESS_FIGURE}_{dataset}"
+
+
+def robustness_caption(dataset: str) -> str:
+    return f"Robustness: accuracy against perturbation severity ({dataset})"
 
 
 def gradcam_figure_name(dataset: str, model: str) -> str:
@@ -80,6 +89,8 @@ def placement(name: str) -> tuple[str, str]:
         return GRADCAM, f"{dataset} · {model_label(model)}"
     if _per_model(name):
         return ANATOMY, model_label(_per_model(name)[1])
+    if name.startswith(ROBUSTNESS_FIGURE + "_"):
+        return ROBUSTNESS, name[len(ROBUSTNESS_FIGURE) + 1:]
     if name.startswith(TRANSFER_TABLE):
         source, target = name[len(TRANSFER_TABLE):].split(TRANSFER_SEPARATOR)
         return TRANSFER, f"{source} → {target}"
@@ -97,6 +108,8 @@ def title(name: str, tables: str | Path) -> str:
         return gradcam_caption(*_gradcam_setting(name))
     if _per_model(name):
         return per_model_caption(*_per_model(name))
+    if name.startswith(ROBUSTNESS_FIGURE + "_"):
+        return robustness_caption(name[len(ROBUSTNESS_FIGURE) + 1:])
     if name == RUNS_TABLE:
         return RUNS_TITLE
     markdown = Path(tables, f"{name}.md")

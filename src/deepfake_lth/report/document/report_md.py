@@ -6,22 +6,26 @@ from __future__ import annotations
 import pandas as pd
 
 from deepfake_lth import __version__, methods
+from deepfake_lth.conditions.perturbations import configured, perturbation
+from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.collect import ReportInputs
 from deepfake_lth.report.document import catalog
+from deepfake_lth.report.document.catalog import ROBUSTNESS_TABLE
 from deepfake_lth.report.document.assumptions import assumptions_section, stale_section
 from deepfake_lth.report.document.assumptions import starting_weights as _starting_weights  # noqa: F401 (tests import it here)
 from deepfake_lth.report.document.description import FIGURES_HEADING, TABLES_HEADING
 from deepfake_lth.report.roles import Roles, data_kind
 from deepfake_lth.report.statistics.comparisons import imp_methods
 from deepfake_lth.report.statistics.intervals import Intervals
+from deepfake_lth.report.statistics.robustness import Robustness
 from deepfake_lth.report.summary import in_domain
 from deepfake_lth.report.tables.formats import Table, to_markdown
 
 
 def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict], tables: list[Table],
                   figures: dict[str, dict], roles: Roles, inputs: ReportInputs, intervals: Intervals,
-                  anatomy: str = "") -> str:
+                  anatomy: str = "", robustness: str = "") -> str:
     """The text of report.md. `figures` maps a figure name to {caption, files (relative to results/)}."""
     sections = [
         _header(params, frame, gradcam_records),
@@ -33,6 +37,7 @@ def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict]
         stale_section(params, frame),
         _comparison_section(tables, roles),
         anatomy,
+        robustness,
         _tables_section(tables),
         _figures_section(figures),
         _paper_section(),
@@ -247,3 +252,30 @@ def _paper_section() -> str:
               "From PAPER.md; the paper's numbers above are quoted as printed, contradictions included.", ""]
     lines += [f"- {item}" for item in paper.KNOWN_CONTRADICTIONS]
     return "\n".join(lines + [""])
+
+
+def robustness_section(robustness: Robustness, params: dict) -> str:
+    """report.md's account of the robustness study: what was scored under what, and where its numbers are."""
+    if robustness.per_seed.empty:
+        return ""
+    scored = robustness.per_seed
+    grids = "; ".join(f"{p.label} ({', '.join(p.severity_text(s) for s in grid)})"
+                      for p, grid in configured(params["robustness"]))
+    attacked = scored[scored["perturbation"].map(lambda n: perturbation(n).attack)]
+    subset = (f" FGSM and PGD ({params['robustness']['pgd_steps']} steps from a random start) attack a seeded, "
+              f"class-balanced subset of {int(attacked['n_faces'].max())} test faces per dataset, the model in eval "
+              "mode, without rounding the attacked faces to 8 bits." if not attacked.empty else "")
+    models = ", ".join(model_label(m) for m in dict.fromkeys(scored["model"]))
+    return "\n".join([
+        "## Robustness (beyond the paper)", "",
+        f"The dense runs of {models} and each method's runs at the controls' levels were scored on their test faces "
+        f"clean and under each perturbation of params `robustness`: {grids}.{subset} "
+        f"[`tables/{ROBUSTNESS_TABLE}.md`](tables/{ROBUSTNESS_TABLE}.md) gives accuracy and AUC under every severity "
+        "with 95% intervals, each run's accuracy drop (perturbed − clean on the same faces) and its drop against "
+        "the dense model's; `figures/fig_robustness_<dataset>` plot them. The claims \"tickets lose no more accuracy "
+        "than the dense model\" (one per perturbation, at the strongest severity of its grid) are non-inferiority "
+        f"tests of that difference of drops with the margin of {params['statistics']['margin']:g} points, its interval "
+        "a paired bootstrap over the same test groups (McNemar's test does not apply to a difference of "
+        "differences); their verdicts are in the claims tables above, each perturbation a family of its own.",
+        "",
+    ])

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from deepfake_lth import methods
-from deepfake_lth.config import control_levels, level_nearest, transfer_levels
+from deepfake_lth.conditions.perturbations import all_perturbations, perturbation, strongest_severities
+from deepfake_lth.config import control_levels, level_nearest, robustness_models, transfer_levels
 from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.roles import Roles
@@ -31,6 +32,7 @@ from deepfake_lth.report.statistics.comparisons import (
 )
 from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.statistics.multiplicity import ALPHA, FAMILY, family_caption, family_level, family_sizes, holm
+from deepfake_lth.report.statistics.robustness import ROBUST_VS_DENSE
 from deepfake_lth.report.tables.cells import MISSING, p_value, signed, signed_interval
 from deepfake_lth.report.tables.formats import Table
 
@@ -45,6 +47,7 @@ class Claim:
     comparison: str  # the comparisons' kind it reads
     test: str  # NON_INFERIORITY or SUPERIORITY
     b_method: str | None = None  # which b (a one-shot method, a control) when the kind has several
+    perturbation: str = ""  # which perturbation a robustness claim is about (its strongest severity: {severity})
 
 
 def claims() -> tuple[Claim, ...]:
@@ -62,6 +65,9 @@ def claims() -> tuple[Claim, ...]:
                 TICKET_VS_CONTROL, SUPERIORITY, m.name) for m in map(methods.method, methods.control_methods())),
         Claim("ticket_transfers", "Tickets transfer: the source's ticket at {sparsity}, trained on the target, "
               "matches the target's dense model", TRANSFER_VS_DENSE, NON_INFERIORITY),
+        *(Claim(f"ticket_robust_{p.name}", f"Tickets at {{sparsity}} lose no more accuracy than the dense model to "
+                f"{p.label} ({{severity}}; beyond the paper)", ROBUST_VS_DENSE, NON_INFERIORITY,
+                perturbation=p.name) for p in all_perturbations()),
     )
 
 
@@ -85,12 +91,17 @@ def claims_frame(comparisons: pd.DataFrame, frame: pd.DataFrame, params: dict, r
     margin = params["statistics"]["margin"]
     settings = _settings(frame, params)
     at_chance = dense_at_chance(frame, intervals)
+    strongest = strongest_severities(params["robustness"])
     rows = []
     for claim in claims():
         if claim.comparison == IMP_VS_AT_INIT and claim.b_method not in params["pruning"]["methods"]:
             continue  # beyond the paper: a claim only where the study runs the method
+        if claim.perturbation and claim.perturbation not in strongest:
+            continue  # ... or scores the perturbation
         for sparsity in SPARSITIES:
             for source, dataset, model in settings[claim.comparison == TRANSFER_VS_DENSE]:
+                if claim.perturbation and model not in robustness_models(params):
+                    continue
                 rows.append(_claim_row(claim, sparsity, source, dataset, model, comparisons, params, roles, margin,
                                        at_chance))
     return decide(pd.DataFrame(rows), margin)
@@ -100,7 +111,7 @@ def decide(claims: pd.DataFrame, margin: float) -> pd.DataFrame:
     """p_holm within each family, the family-level interval, and each testable row's verdict."""
     if claims.empty:
         return claims
-    tested = (claims["verdict"] != NOT_TESTABLE) & claims["p_value"].notna()
+    tested = (claims["verdict"] != NOT_TESTABLE) & claims[PAIRED].notna()
     claims["p_holm"] = math.nan
     for _, family in claims[tested].groupby(list(FAMILY), sort=False):
         claims.loc[family.index, "p_holm"] = holm(family["p_value"])
@@ -150,7 +161,9 @@ def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, para
                at_chance: dict) -> dict:
     level = level_nearest(params, sparsity)
     ticket = _ticket_method(params, claim.comparison)
-    row = {"claim": claim.text.format(sparsity=f"{100 * sparsity:.0f}%"), "key": claim.key,
+    severity = strongest_severities(params["robustness"]).get(claim.perturbation, math.nan)
+    severity_text = perturbation(claim.perturbation).severity_text(severity) if claim.perturbation else ""
+    row = {"claim": claim.text.format(sparsity=f"{100 * sparsity:.0f}%", severity=severity_text), "key": claim.key,
            "sparsity_pct": 100 * sparsity,
            "source_dataset": source, "dataset": dataset, "model": model, "level": level, "test": claim.test,
            "margin_pct": margin if claim.test == NON_INFERIORITY else math.nan,
@@ -164,6 +177,9 @@ def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, para
                           & (comparisons["source_dataset"].fillna("") == (source or ""))]
         if claim.b_method is not None:
             hit = hit[hit["b_method"] == claim.b_method]
+        if claim.perturbation:
+            hit = (hit[(hit["perturbation"] == claim.perturbation) & (hit["severity"] == severity)]
+                   if "perturbation" in hit else hit.iloc[:0])
     if why is None and hit.empty:
         why = "not run (no results for this comparison)"
     elif why is None and hit["ci_low"].isna().all():
@@ -193,6 +209,8 @@ def _untestable(claim: Claim, level: int, params) -> str | None:
         return "pruning at initialisation runs at the controls' sparsities only (pruning.controls.sparsities)"
     if claim.comparison == TRANSFER_VS_DENSE and level not in transfer_levels(params):
         return "no transfer at this sparsity (transfer.sparsities)"
+    if claim.comparison == ROBUST_VS_DENSE and level not in control_levels(params):
+        return "robustness is scored at the controls' sparsities only (pruning.controls.sparsities)"
     return None
 
 

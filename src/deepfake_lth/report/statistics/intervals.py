@@ -59,6 +59,18 @@ class Paired:
     def interval(self, level: float = bootstrap.LEVEL) -> tuple[float, float]:
         return bootstrap.interval(self.resampled(), level)
 
+    def minus(self, other: "Paired") -> "Paired":
+        """(a − b) − (other's a − b): a difference of paired differences on the same faces, seeds and group
+        and seed draws (a ticket's accuracy drop under a perturbation against its dense model's). Its
+        interval comes from the resamples alone: no McNemar test applies (p NaN)."""
+        if self.seeds != other.seeds or self.differences.shape != other.differences.shape:
+            raise ValueError("a difference of paired differences needs the same seeds and resamples on both sides")
+        differences = self.differences - other.differences
+        low, high = bootstrap.interval(bootstrap.over_seeds(differences, self.draws))
+        a_values, b_values = self.per_seed, other.per_seed
+        delta = float(np.mean([a_values[s] - b_values[s] for s in self.seeds]))
+        return Paired(delta, low, high, math.nan, {}, differences, self.draws, a_values, b_values)
+
 
 class Intervals:
     """The bootstrap of every run of the study with predictions, keyed by its metrics.json path."""
@@ -82,17 +94,27 @@ class Intervals:
         test = read_predictions(predictions_path).get("test")
         if test is None or not len(test):
             raise InputError(f"{predictions_path}: no test predictions")
-        first, units, weights, source = self._test_set(dataset, test, predictions_path)
+        self._add(metrics_path, dataset, test, predictions_path, bootstrap.resampled)
+
+    def add_scores(self, key: str, face_set: str, scores: SplitPredictions, source: Path) -> None:
+        """Resample a scoring other than a run's predictions.csv (a run under a perturbation, read from
+        `source`) with the draws of `face_set` (a dataset's test faces, or a subset of them under its own
+        name): image-level accuracy and AUC."""
+        self._add(key, face_set, scores, source,
+                  lambda weights, units, labels, probs, groups: bootstrap.accuracy_and_auc(weights, units, labels, probs))
+
+    def _add(self, key: str, face_set: str, test: SplitPredictions, path: Path, resample) -> None:
+        first, units, weights, source = self._test_set(face_set, test, path)
         if not test.same_faces(first):
-            raise InputError(f"{predictions_path}: scores other test faces of {dataset} than {source} "
+            raise InputError(f"{path}: scores other test faces of {face_set} than {source} "
                              "(a run made from an older face store? make it again)")
-        self.test[metrics_path] = test
-        self.resampled[metrics_path] = bootstrap.resampled(weights, units, test.label, test.p_fake, test.group)
-        whole = bootstrap.resampled(np.ones((1, len(units.label))), units, test.label, test.p_fake, test.group)
-        self.full[metrics_path] = {name: float(v[0]) for name, v in whole.items()}  # as metrics.json has them
-        self.correct[metrics_path] = _correct(test)
+        self.test[key] = test
+        self.resampled[key] = resample(weights, units, test.label, test.p_fake, test.group)
+        whole = resample(np.ones((1, len(units.label))), units, test.label, test.p_fake, test.group)
+        self.full[key] = {name: float(v[0]) for name, v in whole.items()}  # as metrics.json has them
+        self.correct[key] = _correct(test)
         if np.unique(test.p_fake >= 0.5).size == 1:
-            self.constant.add(metrics_path)
+            self.constant.add(key)
 
     def _test_set(self, dataset: str, test: SplitPredictions, path: Path):
         if dataset not in self.test_sets:

@@ -115,10 +115,13 @@ def gradcam_table(records: list[dict], params: dict) -> Table | None:
 
 
 def build_tables(frame: pd.DataFrame, gradcam_records: list[dict], params: dict, roles: Roles,
-                 intervals: Intervals) -> list[Table]:
-    """Every table the data allows, in report order: the claims' verdicts first."""
+                 intervals: Intervals, more_comparisons: pd.DataFrame | None = None) -> list[Table]:
+    """Every table the data allows, in report order: the claims' verdicts first. `more_comparisons` are
+    comparisons of the same columns made elsewhere (robustness), which only the claims read."""
     comparisons = comparisons_frame(frame, params, intervals)
-    claims = claims_frame(comparisons, frame, params, roles, intervals)
+    claimed = comparisons if more_comparisons is None or more_comparisons.empty else \
+        pd.concat([comparisons, more_comparisons], ignore_index=True)
+    claims = claims_frame(claimed, frame, params, roles, intervals)
     tables = [
         claims_summary_table(claims_summary(claims, params["statistics"]["margin"])),
         claims_table(claims, params["statistics"]["margin"]),
