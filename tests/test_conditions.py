@@ -6,7 +6,10 @@ and bad inputs are named."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -16,12 +19,14 @@ from deepfake_lth.conditions import attacks, corruptions
 from deepfake_lth.conditions.perturbations import CLEAN, all_perturbations, configured, perturbation
 from deepfake_lth.conditions.robustness_file import read_robustness
 from deepfake_lth.conditions.scoring import ScoredRun, Scorer, adversarial_subset, run_conditions, score_attacks
-from deepfake_lth.config import load_params, scored_runs, validate_params
+from deepfake_lth.config import load_params, robustness_models, scored_runs, validate_params
 from deepfake_lth.data.face_store import FaceStore, FaceStoreWriter
 from deepfake_lth.errors import ConfigError, InputError
+from deepfake_lth.params_checks import study_warnings
 from deepfake_lth.lottery.runner import run_level
 from deepfake_lth.models.registry import build_model
 from deepfake_lth.predictions import read_predictions
+from deepfake_lth.report.build import build_report
 from deepfake_lth.training.execution import Execution, Forward
 from deepfake_lth.training.run import train_dense
 
@@ -49,7 +54,7 @@ def write_store(root, counts: dict[str, int]) -> None:
         faces, labels = checkerboard_faces(n, rng)
         writer = FaceStoreWriter(root / split, n, SIZE)
         for i, (face, label) in enumerate(zip(faces, labels)):
-            writer.add(face, int(label), f"{split}{i // 2}", f"{split}/{i}.png")  # two frames per video
+            writer.add(face, int(label), f"{split}-{label}-{i // 4}", f"{split}/{i}.png")  # two frames per video
         writer.close()
 
 
@@ -255,9 +260,45 @@ def test_severity_grids_are_checked_and_default_from_the_registry(tmp_path):
     with pytest.raises(ConfigError, match="robustness.resize.0"):
         make_params(tmp_path, resize=[1.5])
     with pytest.raises(ConfigError, match="robustness.models.0"):
-        make_params(tmp_path, models=["resnet18"])
+        make_params(tmp_path, models=["resnet"])
+    narrowed = make_params(tmp_path, models=["mesonet", "resnet18"])  # a study narrowed to fewer models
+    assert robustness_models(narrowed) == ["mesonet"]
+    assert any("robustness.models': resnet18 not in models" in w for w in study_warnings(narrowed, "params.yaml"))
     defaults = validate_params({**{k: v for k, v in params.items() if k != "robustness"}})["robustness"]
     assert {p.name: defaults[p.name] for p in all_perturbations()} == {p.name: list(p.default) for p in all_perturbations()}
     assert perturbation("jpeg").strongest([90, 10, 50]) == 10 and perturbation("pgd").strongest([1, 8, 2]) == 8
     no_conditions = make_params(tmp_path, **{name: [] for name in GRID})
     assert not any(job.rule == "conditions" for job in stages.study(no_conditions))
+
+
+def test_the_report_gives_the_table_figure_and_claims_from_the_files(study):
+    params, written = study
+    built = build_report(params)
+    results = Path(params["paths"]["results"])
+    table = pd.read_csv(results / "tables" / "robustness.csv")
+    assert list(table.columns[:12]) == ["dataset", "model", "seed", "method", "level", "sparsity", "perturbation",
+                                        "severity", "n_faces", "accuracy", "ci_low", "ci_high"]
+    for path, method in zip(written, ("dense", "oneshot", "random_mask")):
+        scores = read_robustness(path)
+        for (name, severity), scored in scores.items():
+            if name == CLEAN:
+                continue
+            row = table[(table.method == method) & (table.perturbation == name) & (table.severity == severity)].iloc[0]
+            assert row.accuracy == accuracy(scored) and row.n_faces == len(scored)
+            assert row.ci_low <= row.accuracy <= row.ci_high
+            reference = table[(table.method == method) & (table.perturbation == name) & (table.severity == 0)].iloc[0]
+            assert row["drop"] == pytest.approx(row.accuracy - reference.accuracy)
+    assert (table[table.perturbation == "jpeg"].groupby("method").severity.min() == 0).all()  # each has its reference
+    assert "results/figures/fig_robustness_checker.png" in [str(Path(p).relative_to(results.parent)) for p in built["figures"]]
+    claims = pd.read_csv(results / "tables" / "claims.csv", keep_default_na=False)
+    robust = claims[claims.key.str.startswith("ticket_robust_")]
+    assert set(robust.key) == {f"ticket_robust_{name}" for name in GRID}
+    jpeg = robust[(robust.key == "ticket_robust_jpeg")].iloc[0]
+    assert "JPEG re-compression (quality 10" in jpeg.claim and jpeg.test == "non-inferiority"
+    dense_drop = table[(table.method == "dense") & (table.perturbation == "jpeg") & (table.severity == 10)]["drop"].iloc[0]
+    ticket_drop = table[(table.method == "oneshot") & (table.perturbation == "jpeg") & (table.severity == 10)]["drop"].iloc[0]
+    assert float(jpeg.delta_pct) == pytest.approx(100 * (ticket_drop - dense_drop))
+    assert jpeg.verdict in ("holds", "fails", "inconclusive") and float(jpeg.ci_low) <= float(jpeg.delta_pct) <= float(jpeg.ci_high)
+    summary = pd.read_csv(results / "tables" / "claims_summary.csv")
+    assert set(summary.key) >= set(robust.key)
+    assert "## Robustness (beyond the paper)" in (results / "report.md").read_text()

@@ -22,6 +22,7 @@ from deepfake_lth.predictions import write_predictions
 from deepfake_lth.report import paper
 from deepfake_lth.report.build import build_report
 from deepfake_lth.report.document import catalog, description
+from deepfake_lth.conditions.perturbations import names as perturbation_names
 from deepfake_lth.report.tables.cells import mean_pm_std
 from deepfake_lth.report.tables.formats import latex_escape, to_markdown
 
@@ -46,6 +47,7 @@ def make_params(tmp_path: Path, **overrides) -> dict:
         "transfer": {"pairs": [[SOURCE, TARGET]], "methods": ["imp_global", "oneshot"], "sparsities": [0.6, 0.8]},
         "gradcam": {"models": ["cnn5"], "sparsities": [0.6, 0.8], "images_per_class": 1},
         "report": {"formats": ["png", "pdf"]},
+        "robustness": {name: [] for name in perturbation_names()},  # no robustness files here: test_conditions.py
     }
     raw.update(overrides)
     return validate_params(raw)

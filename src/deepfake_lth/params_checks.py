@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from deepfake_lth import methods
 from deepfake_lth.adapters import adapter_names, adapter_spec
-from deepfake_lth.config import derived_splits, gradcam_models, lookup, pruning_levels, sparsity_at_level, transfer_pairs
+from deepfake_lth.config import (
+    derived_splits, gradcam_models, lookup, pruning_levels, robustness_models, sparsity_at_level, transfer_pairs,
+)
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.models.registry import model_names
 from deepfake_lth.paths import SPLITS, TRANSFER_SEPARATOR
@@ -31,7 +33,7 @@ def _check_references(params: dict, source: str) -> None:
     checks = [  # (key, a name, a list of names or a mapping by name, what they name, the allowed names)
         ("models", params["models"], "model", model_names()),
         ("gradcam.models", gradcam["models"], "model", model_names()),
-        ("robustness.models", params["robustness"].get("models", []), "model of the study", params["models"]),
+        ("robustness.models", params["robustness"].get("models", []), "model", model_names()),
         ("model_weights", params["model_weights"], "model", model_names()),
         ("pruning.methods", params["pruning"]["methods"], "pruning method", methods.pruning_methods()),
         ("pruning.controls.methods", controls["methods"], "control method", methods.control_methods()),
@@ -81,13 +83,17 @@ def _check_requested_work(params: dict, source: str) -> None:
 
 def study_warnings(params: dict, source: str) -> list[str]:
     """What a params file asks for that the study will not do, one line each (validate and plan print them).
-    Warnings, not errors: gradcam.models defaults to the paper's ResNet-18 whatever `models` says."""
-    explained = gradcam_models(params)
-    unexplained = [model for model in params["gradcam"]["models"] if model not in explained]
-    if not unexplained:
-        return []
-    return [f"{source}: key 'gradcam.models': {', '.join(unexplained)} not in models "
-            f"({', '.join(params['models'])}): no Grad-CAM for {'them' if len(unexplained) > 1 else 'it'}"]
+    Warnings, not errors: gradcam.models defaults to the paper's ResNet-18 whatever `models` says, and a
+    study narrowed to fewer models keeps its robustness.models."""
+    warnings = []
+    for key, chosen, done, what in (("gradcam.models", params["gradcam"]["models"], gradcam_models(params), "Grad-CAM"),
+                                    ("robustness.models", params["robustness"].get("models", []),
+                                     robustness_models(params), "robustness")):
+        left_out = [model for model in chosen if model not in done]
+        if left_out:
+            warnings.append(f"{source}: key '{key}': {', '.join(left_out)} not in models "
+                            f"({', '.join(params['models'])}): no {what} for {'them' if len(left_out) > 1 else 'it'}")
+    return warnings
 
 
 def _check_levels_keep_weights(params: dict, source: str) -> None:
