@@ -176,13 +176,14 @@ def test_a_changed_rewind_point_reruns_random_mask_in_both_engines(tmp_path):
     assert readers == {f"prune-demo_gan-mesonet-s0-{m}" for m in ("imp_global-01", "imp_global-02", "random_mask-02")}
 
     # The ticket's levels newer than the new rewind.pt: Snakemake's dry run leaves random_mask (for its
-    # own input rewind.pt) and the report; reinit reads no dense checkpoint, so it stays up to date.
+    # own input rewind.pt), the conditions job that scores it and the report; reinit reads no dense
+    # checkpoint, so it stays up to date.
     # (a job's benchmark file counts among its outputs for Snakemake's mtime check)
     for level in ("level_01", "level_02"):
         for path in (tmp_path / f"results/runs/demo_gan/mesonet/seed_0/imp_global/{level}").iterdir():
             os.utime(path)
         os.utime(tmp_path / f"results/benchmarks/prune_imp/demo_gan/mesonet/0/imp_global/{level[-2:]}.tsv")
-    assert planned_jobs(tmp_path, "results/figures") == {"prune_control": 1, "report": 1}
+    assert planned_jobs(tmp_path, "results/figures") == {"prune_control": 1, "conditions": 1, "report": 1}
     dry_run = snakemake(tmp_path, "-n", "results/figures").stdout
     assert "Control random_mask" in dry_run and "Control reinit" not in dry_run
     assert "Updated input files: results/runs/demo_gan/mesonet/seed_0/dense/rewind.pt" in dry_run

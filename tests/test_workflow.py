@@ -307,11 +307,33 @@ def test_every_metrics_file_is_in_the_accuracy_table(study, params):
         assert (m["dataset"], m["model"], m["method"], m["level"]) in rows, path
 
 
+def test_robustness_table_figure_and_claims_of_the_tiny_study(study, params):
+    """Every scored run's robustness.csv is in the table, each dataset has its figure and each perturbation
+    its claims; a new ticket (a control's final.pt) re-runs its setting's conditions job and the report."""
+    snakemake(study, "results/figures")
+    table = pd.read_csv(study / "results/tables/robustness.csv")
+    conditions = [job for job in stages.study(params) if job.rule == "conditions"]
+    assert len(conditions) == 4 and all((study / path).is_file() for job in conditions for path in job.outputs.values())
+    scored = {(r.dataset, r.model, r.method, int(r.level)) for r in table.itertuples()}
+    assert len(scored) == 4 * len(conditions[0].outputs)
+    perturbations = [name for name, grid in params["robustness"].items() if isinstance(grid, list) and grid]
+    assert set(table.perturbation) == set(perturbations) and (table.groupby("perturbation").severity.min() == 0).all()
+    for dataset in ("demo_gan", "demo_swap"):
+        assert (study / f"results/figures/fig_robustness_{dataset}.png").is_file()
+    claims = pd.read_csv(study / "results/tables/claims.csv", keep_default_na=False)
+    assert {f"ticket_robust_{name}" for name in perturbations} <= set(claims.key)
+    ticket = study / "results/runs/demo_gan/cnn5/seed_0/random_mask/level_02/final.pt"
+    os.utime(ticket)
+    os.utime(study / "results/benchmarks/prune_control/demo_gan/cnn5/0/random_mask/02.tsv")
+    assert planned_jobs(study, "results/figures") == {"conditions": 1, "report": 1}
+    snakemake(study, "results/figures")
+
+
 # Last in the file: DVC takes over the study Snakemake built (the tests above leave it complete).
 HANDOFF_STAGES = [
     "demo-demo_gan", "faces-demo_gan", "train-demo_gan-mesonet-s0", "prune-demo_gan-cnn5-s0-imp_global-02",
     "prune-demo_swap-cnn5-s0-random_mask-02", "transfer-demo_gan-demo_swap-cnn5-s0-oneshot-02",
-    "gradcam-demo_swap-cnn5", "report",
+    "gradcam-demo_swap-cnn5", "conditions-demo_gan-cnn5-s0", "report",
 ]
 
 
