@@ -250,3 +250,21 @@ def test_the_intervals_benchmark_reports_every_test_set(tmp_path):
                                                                 "ffpp_kaggle"]
     for row in result["test_sets"]:
         assert row["s_per_run"] > 0 and row["runs"] > 0 and isinstance(row["in_job_ok"], bool)
+
+
+@pytest.mark.parametrize("frames_per_group", [1, 2, 5])
+def test_the_fast_accuracy_and_auc_equal_the_general_bootstrap(frames_per_group):
+    """The conditions' scorings use bootstrap.accuracy_and_auc: under every resample it gives the general
+    bootstrap's image-level accuracy and AUC, ties (equal scores across classes) included."""
+    rng = np.random.default_rng(frames_per_group)
+    labels = np.repeat([0, 1], 150)
+    groups = np.array([f"{y}-{i // frames_per_group}" for i, y in enumerate(labels)], dtype=object)
+    probs = np.round(rng.random(300), 2)  # many ties
+    units = bootstrap.Units.of(labels, groups)
+    weights = bootstrap.group_weights(units.label, 300, rng)
+    general = bootstrap.resampled(weights, units, labels, probs, groups)
+    fast = bootstrap.accuracy_and_auc(weights, units, labels, probs)
+    np.testing.assert_allclose(fast["accuracy"], general["accuracy"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast["auc"], general["auc"], rtol=0, atol=1e-12)
+    whole = bootstrap.accuracy_and_auc(np.ones((1, len(units.label))), units, labels, probs)
+    assert whole["auc"][0] == pytest.approx(metrics.roc_auc(labels, probs))

@@ -265,16 +265,18 @@ def robustness_section(robustness: Robustness, params: dict) -> str:
     subset = (f" FGSM and PGD ({params['robustness']['pgd_steps']} steps from a random start) attack a seeded, "
               f"class-balanced subset of {int(attacked['n_faces'].max())} test faces per dataset, the model in eval "
               "mode, without rounding the attacked faces to 8 bits." if not attacked.empty else "")
-    models = ", ".join(model_label(m) for m in dict.fromkeys(scored["model"]))
+    models = [model_label(m) for m in dict.fromkeys(scored["model"])]
+    models = models[0] if len(models) == 1 else f"{', '.join(models[:-1])} and {models[-1]}"
+    margin = params["statistics"]["margin"]
     return "\n".join([
         "## Robustness (beyond the paper)", "",
-        f"The dense runs of {models} and each method's runs at the controls' levels were scored on their test faces "
+        f"For {models}, the dense run and each method's runs at the controls' levels were scored on the test faces "
         f"clean and under each perturbation of params `robustness`: {grids}.{subset} "
         f"[`tables/{ROBUSTNESS_TABLE}.md`](tables/{ROBUSTNESS_TABLE}.md) gives accuracy and AUC under every severity "
         "with 95% intervals, each run's accuracy drop (perturbed − clean on the same faces) and its drop against "
         "the dense model's; `figures/fig_robustness_<dataset>` plot them. The claims \"tickets lose no more accuracy "
         "than the dense model\" (one per perturbation, at the strongest severity of its grid) are non-inferiority "
-        f"tests of that difference of drops with the margin of {params['statistics']['margin']:g} points, its interval "
+        f"tests of that difference of drops with a margin of {margin:g} point{'' if margin == 1 else 's'}, its interval "
         "a paired bootstrap over the same test groups (McNemar's test does not apply to a difference of "
         "differences); their verdicts are in the claims tables above, each perturbation a family of its own.",
         "",

@@ -5,9 +5,11 @@ is asked once per dataset x model (and transfer pair), and the study's answer to
 the luck of one of those tests. The confirmatory claims control the family-wise error rate: Holm's
 step-down adjustment of the McNemar p-values (Holm 1979; statsmodels' `multipletests(method="holm")`,
 not its default Holm–Šidák), and, for the decisions made on an interval (non-inferiority, the pooled
-summary), Bonferroni's level 1 − α/m, the interval that matches Holm's first step. An exploratory sweep
-(many settings, no claim named in advance) would control the false discovery rate instead
-(Benjamini–Hochberg, `scipy.stats.false_discovery_control`); the report has none yet.
+summary), Bonferroni's level 1 − α/m, the interval that matches Holm's first step. A robustness claim
+names its perturbation in its key, so each perturbation at one sparsity is a family of its own. An
+exploratory sweep (many settings, no claim named in advance) would control the false discovery rate
+instead (Benjamini–Hochberg, `scipy.stats.false_discovery_control`); the report tests none: the
+robustness grid beyond each claim's strongest severity is described, with intervals, not tested.
 """
 
 from __future__ import annotations
