@@ -35,7 +35,7 @@ PAPER_PARAMS = REPO / "params.paper.yaml"
 PAPER_TEST_FACES = {"openforensic_kaggle": 10_905, "ffpp_kaggle": 2_400}  # PAPER.md: the two test splits
 # Faces timed: corruptions (every severity of the grid) and attacks (every ε); `quick` is the test suite's smoke run.
 SIZES = {"quick": {"image_size": 32, "faces": 8, "attacked": 4},
-         "cpu": {"image_size": None, "faces": 64, "attacked": 16},
+         "cpu": {"image_size": None, "faces": 32, "attacked": 8},
          "cuda": {"image_size": None, "faces": 2048, "attacked": 500}}
 
 

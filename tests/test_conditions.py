@@ -276,8 +276,8 @@ def test_the_report_gives_the_table_figure_and_claims_from_the_files(study):
     built = build_report(params)
     results = Path(params["paths"]["results"])
     table = pd.read_csv(results / "tables" / "robustness.csv")
-    assert list(table.columns[:12]) == ["dataset", "model", "seed", "method", "level", "sparsity", "perturbation",
-                                        "severity", "n_faces", "accuracy", "ci_low", "ci_high"]
+    assert list(table.columns[:11]) == ["dataset", "model", "seed", "method", "level", "perturbation", "severity",
+                                        "accuracy", "ci_low", "ci_high", "auc"]
     for path, method in zip(written, ("dense", "oneshot", "random_mask")):
         scores = read_robustness(path)
         for (name, severity), scored in scores.items():

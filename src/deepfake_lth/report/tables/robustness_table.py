@@ -18,8 +18,8 @@ from deepfake_lth.report.tables.cells import MISSING, number, signed_interval
 from deepfake_lth.report.tables.formats import Table
 
 NAME = "robustness"
-COLUMNS = ["dataset", "model", "seed", "method", "level", "sparsity", "perturbation", "severity", "n_faces",
-           "accuracy", "ci_low", "ci_high", "auc", "auc_ci_low", "auc_ci_high", "drop", "drop_ci_low", "drop_ci_high"]
+COLUMNS = ["dataset", "model", "seed", "method", "level", "perturbation", "severity", "accuracy", "ci_low", "ci_high",
+           "auc", "auc_ci_low", "auc_ci_high", "sparsity", "n_faces", "drop", "drop_ci_low", "drop_ci_high"]
 
 
 def in_report_order(table: pd.DataFrame, params: dict) -> pd.DataFrame:
