@@ -19,7 +19,7 @@ from deepfake_lth.conditions import attacks, corruptions
 from deepfake_lth.conditions.perturbations import CLEAN, all_perturbations, configured, perturbation
 from deepfake_lth.conditions.robustness_file import read_robustness
 from deepfake_lth.conditions.scoring import ScoredRun, Scorer, adversarial_subset, run_conditions, score_attacks
-from deepfake_lth.config import load_params, robustness_models, scored_runs, validate_params
+from deepfake_lth.config import robustness_models, scored_runs, validate_params
 from deepfake_lth.data.face_store import FaceStore, FaceStoreWriter
 from deepfake_lth.errors import ConfigError, InputError
 from deepfake_lth.params_checks import study_warnings
@@ -232,6 +232,8 @@ def test_the_job_declares_every_scored_runs_weights_and_mask(study):
     assert job.inputs["masks"] == tuple(paths.level_outputs(params, "checker", "mesonet", 0, method, level)["mask"]
                                         for method, level in runs if level)
     assert "robustness" in job.params_keys
+    # the perturbations' modules are imported by name when the job runs: DVC lists them as its code
+    assert {"src/deepfake_lth/conditions/corruptions.py", "src/deepfake_lth/conditions/attacks.py"} <= set(job.code_paths())
 
 
 def test_a_missing_ticket_is_named(study, tmp_path):
@@ -254,7 +256,6 @@ def test_a_damaged_robustness_file_is_named(tmp_path):
 
 def test_severity_grids_are_checked_and_default_from_the_registry(tmp_path):
     params = make_params(tmp_path)
-    assert load_params  # the CLI's loader validates the same way
     with pytest.raises(ConfigError, match="robustness.jpeg.0"):
         make_params(tmp_path, jpeg=[0])
     with pytest.raises(ConfigError, match="robustness.resize.0"):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from deepfake_lth import code_deps, methods, paths
 from deepfake_lth.adapters import adapter_spec
-from deepfake_lth.conditions.perturbations import names as perturbation_names
+from deepfake_lth.conditions.perturbations import configured, names as perturbation_names
 from deepfake_lth.config import (
     check_demo_roots, control_levels, dataset_params, enabled_datasets, gradcam_levels, gradcam_models, lookup, pruning_levels, runs,
     robustness_models, scored_runs, synthetic_datasets, transfer_levels, transfer_pairs,
@@ -205,7 +205,8 @@ def conditions_job(params, dataset, model, seed) -> Job:
     return _job(params, "conditions", f"conditions-{dataset}-{model}-s{seed}",
                 {"dataset": dataset, "model": model, "seed": seed},
                 ["conditions", "--dataset", dataset, "--model", model, "--seed", seed], inputs, [dataset],
-                weights_keys(params, model), [model_spec(model).module])
+                weights_keys(params, model),
+                [model_spec(model).module, *dict.fromkeys(p.module for p, _ in configured(params["robustness"]))])
 
 
 def has_conditions(params) -> bool:

@@ -33,9 +33,13 @@ class Perturbation:
     attack: bool = False  # needs the model's gradient; scored on the seeded adversarial subset only
     integer: bool = False
 
+    @property
+    def module(self) -> str:
+        """The module its function lives in (a conditions job's code: code_deps.py)."""
+        return self.apply.partition(":")[0]
+
     def function(self) -> Callable:
-        module, _, attribute = self.apply.partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        return getattr(importlib.import_module(self.module), self.apply.partition(":")[2])
 
     def severity_text(self, severity) -> str:
         return self.template.format(f"{severity:g}")

@@ -22,7 +22,7 @@ DENSE_LINE = {"color": "0.25", "linestyle": "--", "marker": "o", "linewidth": 1.
 
 def robustness_figure(pooled: pd.DataFrame, dataset: str, params: dict, subtitle: str = "",
                       band: str = "") -> Figure | None:
-    """`pooled` (report.statistics.robustness.pooled) of `dataset`; `band` says what the bands are."""
+    """`pooled` (report.statistics.robustness.pooled_rows) of `dataset`; `band` says what the bands are."""
     rows = pooled[pooled["dataset"] == dataset] if not pooled.empty else pooled
     if rows.empty:
         return None

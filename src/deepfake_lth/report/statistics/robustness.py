@@ -45,7 +45,7 @@ class Robustness:
         scorings = add_scorings(intervals, runs, files)
         if scorings.empty:
             return cls(pd.DataFrame(), pd.DataFrame())
-        return cls(per_seed(intervals, scorings), pooled(intervals, scorings))
+        return cls(per_seed_rows(intervals, scorings), pooled_rows(intervals, scorings))
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(self.pooled["dataset"])) if not self.pooled.empty else []
@@ -107,7 +107,7 @@ def _row(run, name: str, severity: float, key: str, reference: str, where: str) 
             "severity": severity, "key": key, "reference": reference, "face_set": where}
 
 
-def per_seed(intervals: Intervals, scorings: pd.DataFrame) -> pd.DataFrame:
+def per_seed_rows(intervals: Intervals, scorings: pd.DataFrame) -> pd.DataFrame:
     """One row per scoring (each seed its own): accuracy and AUC on its faces with their 95% intervals (test
     groups), and beyond the reference its accuracy drop with the paired interval. Fractions, as metrics.json."""
     rows = []
@@ -130,7 +130,7 @@ def per_seed(intervals: Intervals, scorings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pooled(intervals: Intervals, scorings: pd.DataFrame) -> pd.DataFrame:
+def pooled_rows(intervals: Intervals, scorings: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset x model x method x level x perturbation x severity, over its seeds: the mean
     accuracy and AUC with the 95% interval of the mean (seeds, then test groups), the mean drop with its
     paired interval, and for a method other than dense, its drop against the dense model's (`vs_dense`,
