@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, TINY_PARAMS
 from deepfake_lth import code_deps, job_kinds, methods, stages
 from deepfake_lth.adapters import adapter_spec
+from deepfake_lth.conditions.perturbations import configured
 from deepfake_lth.config import load_params
 from deepfake_lth.dvc_stages import render_dvc_yaml
 from deepfake_lth.models.registry import model_spec
@@ -46,6 +47,8 @@ def expected_code(job: stages.Job, params: dict, tmp_path) -> set[str]:
         resolved.append(adapter_spec(params["datasets"][job.wildcards["dataset"]]["adapter"]).module)
     if job.rule.startswith("prune_"):
         resolved.append(methods.method(job.wildcards["method"]).make_ticket_module)
+    if job.rule == "conditions":
+        resolved += [p.module for p, _ in configured(params["robustness"])]
     imports = [f"import {job.kind.entry}", "import deepfake_lth.cli", *(f"import {m}" for m in resolved)]
     entry = found_modules("\n".join(imports[:1] + imports[2:]), tmp_path)
     cli = found_modules(cli_top_level_imports(), tmp_path) | {"src/deepfake_lth/cli.py", "src/deepfake_lth/__init__.py"}
