@@ -96,7 +96,7 @@ KINDS: dict[str, JobKind] = {kind.rule: kind for kind in (  # upstream first
     JobKind("conditions", "Scoring {wildcards.model} (seed {wildcards.seed}) on {wildcards.dataset} under "
             "perturbations", ("dataset", "model", "seed"),
             lambda params, *setting: paths.robustness_outputs(params, *setting, scored_runs(params)),
-            "deepfake_lth.conditions.scoring", CONDITIONS_KEYS, torch=True, runtime=120),
+            "deepfake_lth.conditions.scoring", CONDITIONS_KEYS, torch=True),
     JobKind("report", "Building the tables, figures and report", (), paths.report_outputs,
             "deepfake_lth.report.build", REPORT_KEYS, mem_mb=2000, runtime=30),
     JobKind("report_page", "Writing the HTML report's description page", (), paths.report_page_outputs,
