@@ -18,7 +18,7 @@ from pathlib import Path
 
 from deepfake_lth import code_deps, methods, paths
 from deepfake_lth.adapters import adapter_spec
-from deepfake_lth.conditions.perturbations import configured, names as perturbation_names
+from deepfake_lth.conditions.perturbations import configured
 from deepfake_lth.config import (
     check_demo_roots, control_levels, dataset_params, enabled_datasets, gradcam_levels, gradcam_models, lookup, pruning_levels, runs,
     robustness_models, scored_runs, synthetic_datasets, transfer_levels, transfer_pairs,
@@ -211,7 +211,7 @@ def conditions_job(params, dataset, model, seed) -> Job:
 
 def has_conditions(params) -> bool:
     """Whether params configure any condition to score under (a perturbation with a severity)."""
-    return any(params["robustness"].get(name) for name in perturbation_names())
+    return bool(configured(params["robustness"]))
 
 
 def report_job(params, jobs: list[Job]) -> Job:

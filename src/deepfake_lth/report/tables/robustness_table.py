@@ -25,14 +25,11 @@ COLUMNS = ["dataset", "model", "seed", "method", "level", "perturbation", "sever
 def in_report_order(table: pd.DataFrame, params: dict) -> pd.DataFrame:
     """Rows by dataset, model, method, level (params and registry order), then perturbation (registry
     order) and severity (the reference, then mildest to strongest)."""
-    def severity_rank(row) -> int:
-        if row.severity == REFERENCE:
-            return -1
-        grid = perturbation(row.perturbation).ordered(table.loc[table["perturbation"] == row.perturbation, "severity"].unique())
-        return list(grid).index(row.severity)
-
+    rank = {(name, severity): position  # the reference (0) first, then the perturbation's grid mildest first
+            for name, severities in table.groupby("perturbation")["severity"].unique().items()
+            for position, severity in enumerate(perturbation(name).ordered([s for s in severities if s != REFERENCE]))}
     ranked = table.assign(_p=table["perturbation"].map(list(names()).index),
-                          _s=[severity_rank(row) for row in table.itertuples()])
+                          _s=[rank.get(key, -1) for key in zip(table["perturbation"], table["severity"])])
     ranked = ranked.sort_values(["_p", "_s"], kind="stable").drop(columns=["_p", "_s"])
     return sort_rows(ranked, params)
 
