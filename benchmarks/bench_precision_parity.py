@@ -71,13 +71,13 @@ def variant(params: dict, name: str) -> dict:
 
 def train_variants(params: dict) -> list[dict]:
     from deepfake_lth.data.demo import generate_demo
-    from deepfake_lth.data.extract import extract_faces
+    from deepfake_lth.data.extract import extract_with_parts
     from deepfake_lth.training.run import train_dense
 
     rows = []
     for dataset in enabled_datasets(params):
         generate_demo(params, dataset)
-        extract_faces(params, dataset)
+        extract_with_parts(params, dataset)
         for model in params["models"]:
             for name, (_, seed) in RUNS.items():
                 run_params = variant(params, name)

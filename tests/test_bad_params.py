@@ -165,7 +165,7 @@ def test_a_gradcam_model_the_study_does_not_train_is_warned_in_validate_and_plan
     (["prune", "--dataset", "demo_gan", "--model", "nope", "--seed", "0", "--method", "imp_global", "--level", "1"],
      "--model nope: unknown"),
     (["gradcam", "--dataset", "demo_gan", "--model", "nope"], "--model nope: unknown"),
-    (["gradcam", "--dataset", "nope", "--model", "cnn5"], "--dataset nope: unknown (allowed: demo_gan, demo_swap)"),
+    (["gradcam", "--dataset", "nope", "--model", "cnn5"], "--dataset nope: unknown (allowed: demo_gan, demo_reenact, demo_swap)"),
     (["transfer", "--source", "demo_gan", "--target", "nope", "--model", "cnn5", "--seed", "0", "--method",
       "imp_global", "--level", "1"], "--target nope: unknown"),
 ])

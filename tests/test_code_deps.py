@@ -43,8 +43,9 @@ def expected_code(job: stages.Job, params: dict, tmp_path) -> set[str]:
     resolved = []
     if "model" in job.wildcards:
         resolved.append(model_spec(job.wildcards["model"]).module)
-    if job.rule == "faces":
-        resolved.append(adapter_spec(params["datasets"][job.wildcards["dataset"]]["adapter"]).module)
+    if job.rule in ("faces", "face_part"):
+        dataset = job.wildcards.get("dataset") or job.wildcards["tree"]
+        resolved.append(adapter_spec(params["datasets"][dataset]["adapter"]).module)
     if job.rule.startswith("prune_"):
         resolved.append(methods.method(job.wildcards["method"]).make_ticket_module)
     if job.rule == "conditions":

@@ -16,11 +16,12 @@ import pytest
 
 from conftest import FIXTURES
 from deepfake_lth.config import validate_params
-from deepfake_lth.data.detectors import MTCNNDetector, largest_face
-from deepfake_lth.data.extract import extract_faces
+from deepfake_lth.data import faceforensics
+from deepfake_lth.data.detectors import MTCNNDetector, largest_face, resize_square
+from deepfake_lth.data.extract import extract_with_parts
 from deepfake_lth.data.face_store import FaceStore
 from deepfake_lth.errors import InputError
-from deepfake_lth.io import read_json
+from deepfake_lth.io import read_json, write_json
 
 FRAMES = 4
 ORIGINALS = Path("original_sequences/youtube/c23/videos")
@@ -66,7 +67,7 @@ def extracted(tmp_path_factory, fixtures):
     tmp = tmp_path_factory.mktemp("ffpp")
     root = tmp / "raw" / "FaceForensics++"
     build_tree(root, fixtures)
-    out = extract_faces(make_params(tmp, root), "ffpp")
+    out = extract_with_parts(make_params(tmp, root), "ffpp")
     return out, read_json(out / "manifest.json")
 
 
@@ -123,7 +124,7 @@ def test_unreadable_and_faceless_videos_are_counted_skips(tmp_path, fixtures):
     for i in range(12):
         writer.write(np.full((120, 160, 3), 20 * i, np.uint8))
     writer.release()
-    out = extract_faces(make_params(tmp_path, root), "ffpp")
+    out = extract_with_parts(make_params(tmp_path, root), "ffpp")
     train = read_json(out / "manifest.json")["splits"]["train"]
     reasons = {item["source"]: item["reason"] for item in train["skipped_items"]}
     assert reasons[f"{ORIGINALS}/054.mp4"] == "unreadable video"
@@ -136,19 +137,19 @@ def test_missing_split_file_names_the_path(tmp_path, fixtures):
     build_tree(root, fixtures)
     (root / "splits" / "val.json").unlink()
     with pytest.raises(InputError, match=r"splits/val.json: split file not found"):
-        extract_faces(make_params(tmp_path, root), "ffpp")
+        extract_with_parts(make_params(tmp_path, root), "ffpp")
     (root / "splits" / "val.json").write_text('{"000": "003"}')
     with pytest.raises(InputError, match=r"val.json: expected a JSON list of \[target, source\] pairs"):
-        extract_faces(make_params(tmp_path, root), "ffpp")
+        extract_with_parts(make_params(tmp_path, root), "ffpp")
 
 
 def test_missing_root_or_method_folder_names_the_path(tmp_path, fixtures):
     with pytest.raises(InputError, match=r"nowhere: dataset root not found"):
-        extract_faces(make_params(tmp_path, tmp_path / "nowhere"), "ffpp")
+        extract_with_parts(make_params(tmp_path, tmp_path / "nowhere"), "ffpp")
     root = tmp_path / "raw" / "FaceForensics++"
     build_tree(root, fixtures)
     with pytest.raises(InputError, match=r"Face2Face/c23/videos: folder not found .*remove Face2Face from methods"):
-        extract_faces(make_params(tmp_path, root, methods=["Deepfakes", "Face2Face"]), "ffpp")
+        extract_with_parts(make_params(tmp_path, root, methods=["Deepfakes", "Face2Face"]), "ffpp")
 
 
 def test_split_left_with_one_class_is_an_error(tmp_path, fixtures):
@@ -156,5 +157,47 @@ def test_split_left_with_one_class_is_an_error(tmp_path, fixtures):
     build_tree(root, fixtures)
     (root / DEEPFAKES / "672_720.mp4").unlink()
     with pytest.raises(InputError, match=r"validation split of dataset 'ffpp' would hold 4 real and 0 fake faces"):
-        extract_faces(make_params(tmp_path, root), "ffpp")
+        extract_with_parts(make_params(tmp_path, root), "ffpp")
     assert not (tmp_path / "faces" / "ffpp").exists()
+
+
+def write_video(path: Path, frames: list[np.ndarray]) -> None:
+    """RGB frames into a lossless (FFV1) video: decoded, each frame is exactly what was written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 25, (width, height))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+def test_without_detection_every_frame_is_the_face_resized(tmp_path, monkeypatch):
+    """detect_faces false (a tree of face crops, as the swap demo's): no detector is built; each frame is
+    resized square to faces.image_size, or skipped as too small as imagefolder's pre-cropped images."""
+    def no_detector(faces):
+        raise AssertionError("a detector was built")
+    monkeypatch.setattr(faceforensics, "make_detector", no_detector)
+    root, rng = tmp_path / "raw" / "crops", np.random.default_rng(0)
+    written = {name: [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+               for name in ("000", "001", "000_001")}
+    written["001_000"] = [rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)]  # smaller than min_face_size
+    for name, frames in written.items():
+        write_video(root / (ORIGINALS if "_" not in name else DEEPFAKES) / f"{name}.mp4", frames)
+    for split_file in ("train", "val", "test"):
+        write_json(root / "splits" / f"{split_file}.json", [["000", "001"]])
+    params = make_params(tmp_path, root, detect_faces=False)
+    params["faces"]["image_size"] = 32
+    adapter = faceforensics.FaceForensicsAdapter(params["datasets"]["ffpp"], params["faces"])
+    plan = adapter.plan("train")
+    records = [record for unit in plan.units for record in plan.read(unit)]
+    assert adapter.detector is None
+    faces = {record.source: record for record in records if not hasattr(record, "reason")}
+    assert len(faces) == 9
+    for name in ("000", "001", "000_001"):
+        folder = ORIGINALS if "_" not in name else DEEPFAKES
+        for index, frame in enumerate(written[name]):
+            face = faces[f"{folder}/{name}.mp4#frame={index}"]
+            assert np.array_equal(face.image, resize_square(frame, 32))
+            assert face.label == int("_" in name)
+    skips = [record for record in records if hasattr(record, "reason")]
+    assert [(skip.source, skip.reason) for skip in skips] == [(f"{DEEPFAKES}/001_000.mp4#frame=0", "face too small")]

@@ -12,7 +12,7 @@ import pytest
 from deepfake_lth.config import ConfigError, validate_params
 from deepfake_lth.data.derive import draw_groups
 from deepfake_lth.data.demo import generate_demo
-from deepfake_lth.data.extract import extract_faces
+from deepfake_lth.data.extract import extract_faces, extract_with_parts
 from deepfake_lth.data.face_store import FaceStore
 from deepfake_lth.errors import InputError
 from deepfake_lth.io import read_json
@@ -156,7 +156,7 @@ def test_faceforensics_partial_download_with_validation_drawn_from_train(tmp_pat
     (root / DEEPFAKES / "054_071.mp4").symlink_to(fixtures_dir / "videos" / "demo_fake.mp4")
     params = ffpp_params(tmp_path, root, split_files={"train": "splits/train.json", "test": "splits/test.json"},
                          derive_splits={"validation": {"from": "train", "fraction": 0.5, "seed": 0}})
-    out = extract_faces(params, "ffpp")
+    out = extract_with_parts(params, "ffpp")  # the tree's parts (each a face_part job), then the store
     assert_disjoint_groups_with_both_classes(out)
     manifest = read_json(out / "manifest.json")["splits"]
     assert len(manifest["validation"]["derived"]["groups"]) == 2 and manifest["validation"]["n"] == 2 * FRAMES

@@ -84,7 +84,7 @@ def test_snakemake_and_dvc_plan_the_same_jobs_and_edges(tmp_path, rewind):
     params = study_folder(tmp_path, TINY_PARAMS, rewind=rewind)
     jobs = snakemake_jobs(tmp_path)
     snake = snakemake_plan(tmp_path, jobs)
-    assert len(snake) == len(stages.study(params)) == 55
+    assert len(snake) == len(stages.study(params)) == 59
     assert_same_jobs(snake, dvc_plan(params))
     assert_gpu_resources(jobs, whole_gpu=1, slots_given=None)  # without gpu_slots: one whole gpu each
     # every rule declares benchmark: each job's file where paths.job_record puts it (no DVC output)

@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from conftest import REPO
+from deepfake_lth.config import generalization_datasets, read_params_file, transfer_pairs, validate_params
+from deepfake_lth.plan import study_plan
 from workflow_runner import BIN, job_counts
 
 PAPER = REPO / "params.paper.yaml"
@@ -109,17 +111,24 @@ def paper_command() -> str:
     return next(as_test_command(c) for c in readme_commands() if c.startswith("snakemake") and "params.paper.yaml" in c)
 
 
+def enabled_in(raw: dict) -> list[str]:
+    return [name for name, entry in raw["datasets"].items() if entry.get("enabled", True)]
+
+
 def expected_paper_jobs(raw: dict) -> dict[str, int]:
-    """The job counts that follow from params.paper.yaml's own lists (levels 4 and 7 are 0.6 and 0.8)."""
-    runs = len(raw["datasets"]) * len(raw["models"]) * len(raw["seeds"])
+    """The job counts that follow from params.paper.yaml's own lists (levels 4 and 7 are 0.6 and 0.8) and its
+    enabled datasets (the cross-manipulation study's are not)."""
+    enabled = enabled_in(raw)
+    runs = len(enabled) * len(raw["models"]) * len(raw["seeds"])
     p, t = raw["pruning"], raw["transfer"]
+    pairs = [pair for pair in t["pairs"] if set(pair) <= set(enabled)]
     imp = [m for m in p["methods"] if m.startswith("imp_")]
     return {
-        "faces": len(raw["datasets"]), "train": runs, "prune_imp": runs * len(imp) * p["levels"],
+        "faces": len(enabled), "train": runs, "prune_imp": runs * len(imp) * p["levels"],
         "prune_oneshot": runs * p["levels"] * ("oneshot" in p["methods"]),
         "prune_control": runs * len(p["controls"]["methods"]) * len(p["controls"]["sparsities"]),
-        "transfer": len(t["pairs"]) * len(raw["models"]) * len(raw["seeds"]) * len(t["methods"]) * len(t["sparsities"]),
-        "gradcam": len(raw["datasets"]) * len(raw["gradcam"]["models"]),
+        "transfer": len(pairs) * len(raw["models"]) * len(raw["seeds"]) * len(t["methods"]) * len(t["sparsities"]),
+        "gradcam": len(enabled) * len(raw["gradcam"]["models"]),
         "conditions": runs,  # robustness.models and the grids left to their defaults: every run, every perturbation
         "report": 1,
     }
@@ -131,7 +140,7 @@ def test_the_readme_paper_command_plans_the_paper_study_and_nothing_else(tmp_pat
     result = bash(work, f"source .venv/bin/activate; {paper_command()}")
     assert result.returncode == 0, result.stderr[-4000:]
     raw = yaml.safe_load(PAPER.read_text())
-    assert set(raw["datasets"]) == {"openforensic_kaggle", "ffpp_kaggle"}
+    assert set(enabled_in(raw)) == {"openforensic_kaggle", "ffpp_kaggle"}
     assert job_counts(result.stdout) == expected_paper_jobs(raw) == {
         "faces": 2, "train": 24, "prune_imp": 384, "prune_oneshot": 192, "prune_control": 96, "transfer": 48,
         "gradcam": 2, "conditions": 24, "report": 1,
@@ -152,16 +161,32 @@ def test_plan_shows_the_paper_study(tmp_path):
     assert re.search(r"openforensic_kaggle\s+yes\s+imagefolder\s+\S+\s+MISSING", out)
     assert re.search(r"ffpp_kaggle\s+yes\s+imagefolder", out) and "demo_gan" not in out
     assert re.search(r"resnet18\s+ResNet-18\s+11,177,025", out) and "models at 128 px" in out
-    assert re.search(r"^\s+4\s+59\.0%\s+controls, transfer, Grad-CAM, robustness$", out, re.M)
+    assert re.search(r"^\s+4\s+59\.0%\s+controls, transfer, Grad-CAM, robustness, generalization$", out, re.M)
     for rule, n in expected_paper_jobs(yaml.safe_load(PAPER.read_text())).items():
         assert re.search(rf"^\s+{rule}\s+{n}\b", out, re.M), rule
     assert "warning: dataset 'ffpp_kaggle': root data/raw/1000-videos-split/1000_videos not found" in out
 
 
+def test_plan_shows_the_cost_of_the_papers_optional_cross_manipulation_study():
+    raw = read_params_file(PAPER)
+    views = [name for name, entry in raw["datasets"].items() if entry.get("view_of") == "faceforensics"]
+    assert len(views) == 4 and all(raw["datasets"][name]["enabled"] is False for name in views)
+    assert "face_part" not in study_plan(validate_params(raw), "params.paper.yaml")  # disabled by default
+    for name in views:
+        raw["datasets"][name]["enabled"] = True
+    params = validate_params(raw)
+    out = study_plan(params, "params.paper.yaml")
+    assert re.search(r"^\s+face_part\s+5\s", out, re.M)  # the originals and four methods, once for four views
+    assert re.search(r"^\s+faceforensics\s+original, Deepfakes, Face2Face, FaceSwap, NeuralTextures$", out, re.M)
+    assert len(transfer_pairs(params)) == 13  # Table I's pair and each method's tickets on the three others
+    assert generalization_datasets(params) == ["openforensic_kaggle", "ffpp_kaggle", *views]
+    assert all(re.search(rf"^\s+{name}\s+trained and evaluated", out, re.M) for name in views)
+
+
 def test_plan_of_the_demo_counts_training_work(tmp_path):
     work = fresh_copy(tmp_path)
     out = run_cli(work, "plan").stdout
-    assert "319 jobs" in out and re.search(r"demo_gan\s+yes\s+synthetic.*generated by demo_data\s+192 \(generated\)", out)
+    assert "323 jobs" in out and re.search(r"demo_gan\s+yes\s+synthetic.*generated by demo_data\s+192 \(generated\)", out)
     # 12 dense runs (2 datasets x 3 models x 2 seeds), each at most 192 training faces x 6 epochs
     assert re.search(r"^\s+train\s+12\s+13,824$", out, re.M)
     assert re.search(r"openforensic_kaggle\s+no\s+imagefolder", out) and "warning" not in out

@@ -138,8 +138,10 @@ FLOORS = {  # module -> the project modules it may import
     "errors": set(), "paths": set(), "phases": set(), "io": {"errors"}, "device": {"errors"},
     "methods": set(), "adapters": set(),
     "conditions.perturbations": set(),
-    "config": {"errors", "paths", "methods", "adapters", "models.registry", "params_checks", "conditions.perturbations"},
-    "params_checks": {"errors", "paths", "methods", "adapters", "models.registry", "config"},
+    "data.manipulations": set(),
+    "config": {"errors", "paths", "methods", "adapters", "models.registry", "params_checks", "conditions.perturbations",
+               "data.manipulations"},
+    "params_checks": {"errors", "paths", "methods", "adapters", "models.registry", "config", "data.manipulations"},
 }
 
 

@@ -23,7 +23,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 import browser
 from conftest import TINY_PARAMS
 from deepfake_lth import paths, stages, targets
-from deepfake_lth.config import load_params
+from deepfake_lth.config import load_params, scored_runs
 from deepfake_lth.report.document import catalog
 from test_paper_path import readme_commands
 from workflow_runner import ENV, dvc, make_dvc_project, planned_jobs, snakemake, snakemake_command
@@ -47,7 +47,7 @@ def study(tmp_path_factory):
     commands = readme_configfile_commands()
     assert commands and all(c[-1] == "results/figures" for c in commands)
     built = snakemake(workdir, *commands[0])
-    assert "deepfake-lth plan of params.yaml: 55 jobs" in built.stdout  # onstart ran, with the file it was given
+    assert "deepfake-lth plan of params.yaml: 59 jobs" in built.stdout  # onstart ran, with the file it was given
     for command in commands[1:]:
         snakemake(workdir, *command)
     return workdir
@@ -71,10 +71,10 @@ def test_second_invocation_runs_nothing(study):
 
 
 def test_every_job_writes_one_benchmark_file(study, params):
-    """Every rule declares benchmark: (paths.job_record's layout), so each of the 55 jobs left its costs."""
+    """Every rule declares benchmark: (paths.job_record's layout), so each of the 59 jobs left its costs."""
     expected = {stages.job_record(params, job, "benchmark") for job in stages.study(params)}
     written = {p.relative_to(study) for p in (study / paths.benchmarks_dir(params)).rglob("*") if p.is_file()}
-    assert written == expected and len(expected) == 55
+    assert written == expected and len(expected) == 59
     for path in expected:
         header, values = (study / path).read_text().splitlines()[:2]
         assert header.split("\t")[:3] == ["s", "h:m:s", "max_rss"] and float(values.split("\t")[0]) > 0, path
@@ -254,7 +254,7 @@ def test_one_level_is_regenerated_alone_and_identically(study):
     run = snakemake(study, target)
     assert json.loads((level / "metrics.json").read_text()) == before
     # the run began by printing the plan of the study it belongs to
-    assert "deepfake-lth plan of params.yaml: 55 jobs" in run.stdout and "levels: 50% of the remaining" in run.stdout
+    assert "deepfake-lth plan of params.yaml: 59 jobs" in run.stdout and "levels: 50% of the remaining" in run.stdout
 
 
 @pytest.mark.parametrize(
@@ -315,7 +315,7 @@ def test_robustness_table_figure_and_claims_of_the_tiny_study(study, params):
     conditions = [job for job in stages.study(params) if job.rule == "conditions"]
     assert len(conditions) == 4 and all((study / path).is_file() for job in conditions for path in job.outputs.values())
     scored = {(r.dataset, r.model, r.method, int(r.level)) for r in table.itertuples()}
-    assert len(scored) == 4 * len(conditions[0].outputs)
+    assert len(scored) == 4 * sum(path.name == paths.ROBUSTNESS_FILE for path in conditions[0].outputs.values())
     perturbations = [name for name, grid in params["robustness"].items() if isinstance(grid, list) and grid]
     assert set(table.perturbation) == set(perturbations) and (table.groupby("perturbation").severity.min() == 0).all()
     for dataset in ("demo_gan", "demo_swap"):
@@ -329,11 +329,34 @@ def test_robustness_table_figure_and_claims_of_the_tiny_study(study, params):
     snakemake(study, "results/figures")
 
 
+def test_generalization_matrix_heatmaps_and_claim_of_the_tiny_study(study, params):
+    """Every scored run is in the matrix on every tested dataset, the evaluate-only view of the demo tree
+    (demo_reenact) included; its diagonal is the runs' metrics.json; each model has its heatmap; the claim
+    has its rows."""
+    table = pd.read_csv(study / "results/tables/generalization.csv")
+    assert list(table.columns[:12]) == ["trained_on", "tested_on", "model", "seed", "method", "level", "accuracy",
+                                        "ci_low", "ci_high", "auc", "auc_ci_low", "auc_ci_high"]
+    assert set(table.trained_on) == {"demo_gan", "demo_swap"}
+    assert set(table.tested_on) == {"demo_gan", "demo_swap", "demo_reenact"}
+    runs_scored = table.groupby(["trained_on", "model", "method", "level"]).tested_on.nunique()
+    assert len(runs_scored) == 4 * len(scored_runs(params)) and (runs_scored == 3).all()
+    diagonal = table[(table.trained_on == table.tested_on) & (table.method == "dense")]
+    for row in diagonal.itertuples():
+        metrics = json.loads((study / paths.dense_outputs(params, row.trained_on, row.model, row.seed)["metrics"])
+                             .read_text())
+        assert row.accuracy == metrics["splits"]["test"]["accuracy"]
+    assert len(diagonal) == 2 * len(params["models"])
+    for model in params["models"]:
+        assert (study / f"results/figures/fig_generalization_{model}.png").is_file()
+    claims = pd.read_csv(study / "results/tables/claims.csv", keep_default_na=False)
+    assert "ticket_generalizes" in set(claims.key)
+
+
 # Last in the file: DVC takes over the study Snakemake built (the tests above leave it complete).
 HANDOFF_STAGES = [
-    "demo-demo_gan", "faces-demo_gan", "train-demo_gan-mesonet-s0", "prune-demo_gan-cnn5-s0-imp_global-02",
-    "prune-demo_swap-cnn5-s0-random_mask-02", "transfer-demo_gan-demo_swap-cnn5-s0-oneshot-02",
-    "gradcam-demo_swap-cnn5", "conditions-demo_gan-cnn5-s0", "report",
+    "demo-demo_gan", "faces-demo_gan", "faces-demo_swap-Reenact", "train-demo_gan-mesonet-s0",
+    "prune-demo_gan-cnn5-s0-imp_global-02", "prune-demo_swap-cnn5-s0-random_mask-02",
+    "transfer-demo_gan-demo_swap-cnn5-s0-oneshot-02", "gradcam-demo_swap-cnn5", "conditions-demo_gan-cnn5-s0", "report",
 ]
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 
 from deepfake_lth import methods, phases
-from deepfake_lth.config import check_output_root, load_params, output_roots
+from deepfake_lth.config import check_output_root, load_params, output_roots, tree_parts
 from deepfake_lth.errors import ConfigError, InputError
 from deepfake_lth.models.registry import keras_models, model_names
 
@@ -30,6 +30,12 @@ def _cmd_faces(params, args):
     from deepfake_lth.data.extract import extract_faces
 
     extract_faces(params, args.dataset)
+
+
+def _cmd_face_part(params, args):
+    from deepfake_lth.data.extract import extract_part
+
+    extract_part(params, args.tree, args.part)
 
 
 def _cmd_models(params, args):
@@ -162,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("plan", _cmd_plan, "show the study params.yaml declares: datasets, models, levels, jobs and training work")
     command("demo", _cmd_demo, "generate a synthetic demo dataset into its root", "paths.raw").add_argument("--dataset", required=True)
     command("faces", _cmd_faces, "extract faces into a face store", "paths.faces").add_argument("--dataset", required=True)
+    p = command("face-part", _cmd_face_part, "extract one part (original, or a method) of an FF++-layout tree",
+                "paths.faces")
+    p.add_argument("--tree", required=True, help="the dataset entry that holds the tree (a view's view_of)")
+    p.add_argument("--part", required=True, help="'original' or a manipulation method")
     command("models", _cmd_models, "print each model's parameter counts")
     p = command("import-weights", _cmd_import_weights, "turn the MesoNet authors' Keras .h5 weights into a state_dict file")
     p.set_defaults(needs_params=False)
@@ -186,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.add_argument("--model", required=True)
     p = command("conditions", _cmd_conditions, "score a setting's dense run and its runs at the controls' levels "
-                "under perturbation (robustness.csv beside each)", RESULTS)
+                "under perturbation and on other datasets (robustness.csv, generalization.csv beside each)", RESULTS)
     p.add_argument("--dataset", required=True)
     run_args(p)
     command("report", _cmd_report, "tables, figures and report.md from the metrics files", RESULTS)
@@ -202,6 +212,9 @@ def check_run_args(params: dict, args: argparse.Namespace) -> None:
     named = [("--model", getattr(args, "model", None), model_names())]
     named += [(f"--{option}", getattr(args, option, None), list(params["datasets"]))
               for option in ("dataset", "source", "target")]
+    trees = tree_parts(params)
+    named += [("--tree", getattr(args, "tree", None), list(trees))]
+    named += [("--part", getattr(args, "part", None), trees.get(getattr(args, "tree", None), []))]
     for option, value, allowed in named:
         if value is not None and value not in allowed:
             raise ConfigError(f"{option} {value}: unknown (allowed: {', '.join(allowed)})")

@@ -12,10 +12,11 @@ import yaml
 
 from deepfake_lth import methods
 from deepfake_lth.adapters import adapter_spec
-from deepfake_lth.conditions.perturbations import all_perturbations
+from deepfake_lth.conditions.perturbations import all_perturbations, configured
+from deepfake_lth.data.manipulations import ORIGINAL, dataset_methods, is_tree
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.models.registry import model_defaults
-from deepfake_lth.paths import SPLITS, demo_outputs
+from deepfake_lth.paths import GENERALIZATION_FILE, ROBUSTNESS_FILE, SPLITS, demo_outputs
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "params.schema.yaml"
 
@@ -65,6 +66,7 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
     params = copy.deepcopy(params)
     if isinstance(params, dict) and "resnet18_weights" in params:
         raise ConfigError(f"{source}: key 'resnet18_weights' was renamed: write model_weights: {{resnet18: FILE}}")
+    _expand_views(params, source)
     validator = _validator_filling_defaults()(load_schema())
     errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
     if errors:
@@ -75,6 +77,31 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
 
     check_params(params, source)
     return params
+
+
+VIEW_KEYS = ("view_of", "methods", "enabled", "evaluate_only")  # what a view sets; the rest is its tree's
+
+
+def _expand_views(params, source: str) -> None:
+    """Give each view (`view_of`) its tree's entry, with the view's own VIEW_KEYS: a view differs from its
+    tree in what it reads, never in how. Idempotent: a validated view holds its tree's values."""
+    datasets = params.get("datasets") if isinstance(params, dict) else None
+    if not isinstance(datasets, dict):
+        return
+    for name, entry in datasets.items():
+        if not isinstance(entry, dict) or "view_of" not in entry:
+            continue
+        tree = datasets.get(entry["view_of"])
+        if not isinstance(tree, dict) or "view_of" in tree:
+            trees = ", ".join(n for n, e in datasets.items() if isinstance(e, dict) and "view_of" not in e)
+            raise ConfigError(f"{source}: key 'datasets.{name}.view_of': '{entry['view_of']}' is not a dataset "
+                              f"entry of its own (allowed: {trees})")
+        for key, value in entry.items():
+            if key not in VIEW_KEYS and tree.get(key) != value:
+                raise ConfigError(f"{source}: key 'datasets.{name}.{key}': a view reads its tree as "
+                                  f"datasets.{entry['view_of']} does; set {key} there (a view sets only "
+                                  f"{', '.join(VIEW_KEYS)})")
+        datasets[name] = {**{k: v for k, v in tree.items() if k not in VIEW_KEYS}, **entry}
 
 
 def _error_message(error: jsonschema.ValidationError) -> str:
@@ -171,7 +198,29 @@ def output_roots(params: dict) -> list[str]:
 
 
 def enabled_datasets(params: dict) -> list[str]:
+    """Every enabled dataset: its faces are extracted."""
     return [name for name, d in params["datasets"].items() if d.get("enabled", True)]
+
+
+def study_datasets(params: dict) -> list[str]:
+    """The enabled datasets the study trains on (all but the evaluate_only ones)."""
+    return [name for name in enabled_datasets(params) if not params["datasets"][name].get("evaluate_only", False)]
+
+
+def tree_of(params: dict, dataset: str) -> str:
+    """The dataset whose entry holds the FF++-layout tree `dataset` reads: its `view_of`, or itself."""
+    return params["datasets"][dataset].get("view_of", dataset)
+
+
+def tree_parts(params: dict) -> dict[str, list[str]]:
+    """tree -> the parts (the originals, then methods) its enabled datasets read, each once: extracted once."""
+    trees: dict[str, list[str]] = {}
+    for dataset in enabled_datasets(params):
+        entry = params["datasets"][dataset]
+        if is_tree(entry):
+            parts = trees.setdefault(tree_of(params, dataset), [ORIGINAL])
+            parts += [m for m in dataset_methods(entry) if m not in parts]
+    return trees
 
 
 def dataset_params(params: dict, dataset: str) -> dict:
@@ -236,6 +285,34 @@ def robustness_models(params: dict) -> list[str]:
     return [model for model in params["models"] if model in chosen]
 
 
+def generalization_datasets(params: dict) -> list[str]:
+    """The enabled datasets of generalization.datasets (absent: every enabled one) in params order; none
+    when they are fewer than two (a run scored on its own test faces alone adds nothing)."""
+    chosen = params["generalization"].get("datasets", enabled_datasets(params))
+    tested = [dataset for dataset in enabled_datasets(params) if dataset in chosen]
+    return tested if len(tested) > 1 else []
+
+
+def generalization_models(params: dict) -> list[str]:
+    """The models of the study scored on other datasets (generalization.models; absent: every one)."""
+    chosen = params["generalization"].get("models", params["models"])
+    return [model for model in params["models"] if model in chosen] if generalization_datasets(params) else []
+
+
+def conditions_models(params: dict) -> list[str]:
+    """The models with a conditions job: scored under perturbation, on other datasets, or both."""
+    robust = robustness_models(params) if configured(params["robustness"]) else []
+    return [model for model in params["models"] if model in robust or model in generalization_models(params)]
+
+
+def conditions_files(params: dict) -> list[str]:
+    """The files a conditions job writes beside each scored run: robustness.csv when perturbations are
+    configured, generalization.csv when other datasets are; the same for every job (a model outside
+    robustness.models gets its clean rows only, one outside generalization.models its own dataset only)."""
+    robust = configured(params["robustness"]) and robustness_models(params)
+    return [*([ROBUSTNESS_FILE] if robust else []), *([GENERALIZATION_FILE] if generalization_models(params) else [])]
+
+
 def transfer_levels(params: dict) -> list[int]:
     return levels_nearest(params, params["transfer"]["sparsities"])
 
@@ -251,13 +328,15 @@ def gradcam_models(params: dict) -> list[str]:
 
 def transfer_pairs(params: dict) -> list[tuple[str, str]]:
     """The configured pairs whose datasets are both enabled."""
-    enabled = set(enabled_datasets(params))
-    return [(s, t) for s, t in params["transfer"]["pairs"] if s in enabled and t in enabled]
+    studied = set(study_datasets(params))
+    return [(s, t) for s, t in params["transfer"]["pairs"] if s in studied and t in studied]
 
 
 def synthetic_datasets(params: dict) -> list[str]:
-    """The enabled datasets whose data the demo job generates (their adapter's `generated`)."""
-    return [d for d in enabled_datasets(params) if adapter_spec(params["datasets"][d]["adapter"]).generated]
+    """The datasets whose data the demo job generates (their adapter's `generated`): the enabled ones, and
+    for an enabled view the tree it reads (views themselves generate nothing)."""
+    trees = dict.fromkeys(tree_of(params, d) for d in enabled_datasets(params))
+    return [d for d in trees if adapter_spec(params["datasets"][d]["adapter"]).generated]
 
 
 def check_demo_roots(params: dict) -> None:
@@ -270,8 +349,8 @@ def check_demo_roots(params: dict) -> None:
 
 
 def runs(params: dict):
-    """Every (dataset, model, seed) of the enabled datasets."""
-    for dataset in enabled_datasets(params):
+    """Every (dataset, model, seed) the study trains: of its datasets (study_datasets)."""
+    for dataset in study_datasets(params):
         for model in params["models"]:
             for seed in params["seeds"]:
                 yield dataset, model, seed

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from deepfake_lth import methods, paths
-from deepfake_lth.config import scored_runs, synthetic_datasets
+from deepfake_lth.config import conditions_files, scored_runs, synthetic_datasets
 
 # The params keys each kind of job depends on; an unrelated change (gradcam, report, device) re-runs nothing.
 TRAINING_KEYS = ("training", "normalization", "faces.image_size", "torch_threads")
@@ -25,10 +25,11 @@ PRUNING_KEYS = TRAINING_KEYS + (
 GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "pruning.rate", "pruning.rate_of",
                 "pruning.levels", "torch_threads")
 # The conditions stage reads the runs at the controls' levels, and scores them as their runs evaluated them.
-CONDITIONS_KEYS = ("robustness", "normalization", "faces.image_size", "torch_threads", "training.batch_size",
+CONDITIONS_KEYS = ("robustness", "generalization", "normalization", "faces.image_size", "torch_threads", "training.batch_size",
                    "training.precision", "training.channels_last", "training.compile", "pruning.methods",
                    "pruning.controls", "pruning.rate", "pruning.rate_of", "pruning.levels")
-REPORT_KEYS = ("report", "statistics", "datasets", "transfer", "pruning", "training", "seeds", "models", "robustness")
+REPORT_KEYS = ("report", "statistics", "datasets", "transfer", "pruning", "training", "seeds", "models", "robustness",
+               "generalization")
 LEVEL_WILDCARDS = ("dataset", "model", "seed", "method", "level")
 
 
@@ -77,6 +78,8 @@ _LEVEL = dict(wildcards=LEVEL_WILDCARDS, outputs=paths.level_outputs, entry="dee
 KINDS: dict[str, JobKind] = {kind.rule: kind for kind in (  # upstream first
     JobKind("demo_data", "Generating the synthetic demo dataset {wildcards.dataset}", ("dataset",),
             paths.demo_outputs, "deepfake_lth.data.demo", mem_mb=1000, runtime=10, constraints=_generated_datasets),
+    JobKind("face_part", "Extracting the {wildcards.part} faces of the tree {wildcards.tree}", ("tree", "part"),
+            paths.face_part_outputs, "deepfake_lth.data.extract", ("faces",), threads=2, runtime=240),
     JobKind("faces", "Extracting faces of {wildcards.dataset}", ("dataset",), paths.faces_outputs,
             "deepfake_lth.data.extract", ("faces",), threads=2, runtime=240),
     JobKind("train", "Training dense {wildcards.model} on {wildcards.dataset} (seed {wildcards.seed})",
@@ -93,9 +96,10 @@ KINDS: dict[str, JobKind] = {kind.rule: kind for kind in (  # upstream first
             constraints=lambda params: {"method": _one_of(methods.pruning_methods())}),
     JobKind("gradcam", "Grad-CAM of {wildcards.model} on {wildcards.dataset}", ("dataset", "model"),
             paths.gradcam_outputs, "deepfake_lth.explain.gradcam", GRADCAM_KEYS, torch=True, runtime=60),
-    JobKind("conditions", "Scoring {wildcards.model} (seed {wildcards.seed}) on {wildcards.dataset} under "
-            "perturbations", ("dataset", "model", "seed"),
-            lambda params, *setting: paths.robustness_outputs(params, *setting, scored_runs(params)),
+    JobKind("conditions", "Scoring {wildcards.model} (seed {wildcards.seed}) of {wildcards.dataset} under "
+            "perturbations and on other datasets", ("dataset", "model", "seed"),
+            lambda params, *setting: paths.conditions_outputs(params, *setting, scored_runs(params),
+                                                              conditions_files(params)),
             "deepfake_lth.conditions.scoring", CONDITIONS_KEYS, torch=True),
     JobKind("report", "Building the tables, figures and report", (), paths.report_outputs,
             "deepfake_lth.report.build", REPORT_KEYS, mem_mb=2000, runtime=30),

@@ -7,8 +7,10 @@ from __future__ import annotations
 from deepfake_lth import methods
 from deepfake_lth.adapters import adapter_names, adapter_spec
 from deepfake_lth.config import (
-    derived_splits, gradcam_models, lookup, pruning_levels, robustness_models, sparsity_at_level, transfer_pairs,
+    derived_splits, enabled_datasets, generalization_datasets, gradcam_models, lookup, pruning_levels,
+    robustness_models, sparsity_at_level, transfer_pairs,
 )
+from deepfake_lth.data.manipulations import KNOWN, dataset_methods, is_tree, tree_methods
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.models.registry import model_names
 from deepfake_lth.paths import SPLITS, TRANSFER_SEPARATOR
@@ -19,6 +21,7 @@ def check_params(params: dict, source: str) -> None:
     _check_references(params, source)
     _check_requested_work(params, source)
     _check_levels_keep_weights(params, source)
+    _check_views(params, source)
     for name, entry in params["datasets"].items():
         if TRANSFER_SEPARATOR in name:
             raise ConfigError(f"{source}: key 'datasets.{name}': a dataset name may not contain "
@@ -34,6 +37,8 @@ def _check_references(params: dict, source: str) -> None:
         ("models", params["models"], "model", model_names()),
         ("gradcam.models", gradcam["models"], "model", model_names()),
         ("robustness.models", params["robustness"].get("models", []), "model", model_names()),
+        ("generalization.models", params["generalization"].get("models", []), "model", model_names()),
+        ("generalization.datasets", params["generalization"].get("datasets", []), "dataset", sorted(params["datasets"])),
         ("model_weights", params["model_weights"], "model", model_names()),
         ("pruning.methods", params["pruning"]["methods"], "pruning method", methods.pruning_methods()),
         ("pruning.controls.methods", controls["methods"], "control method", methods.control_methods()),
@@ -54,6 +59,10 @@ def _check_references(params: dict, source: str) -> None:
                                   f"(pruning.methods: {', '.join(ran)}); add {name} there or name one of those")
     checks += [(f"transfer.pairs.{i}", pair, "dataset", sorted(params["datasets"])) for i, pair in enumerate(transfer["pairs"])]
     for i, (source_dataset, target_dataset) in enumerate(transfer["pairs"]):
+        for name in (source_dataset, target_dataset):
+            if params["datasets"].get(name, {}).get("evaluate_only"):
+                raise ConfigError(f"{source}: key 'transfer.pairs.{i}': '{name}' is evaluate_only: the study trains "
+                                  "no run on it (its dense run and tickets are what a transfer is compared with)")
         if source_dataset == target_dataset:
             raise ConfigError(f"{source}: key 'transfer.pairs.{i}': source and target are both '{source_dataset}'; "
                               "a ticket on its own dataset is the in-domain run")
@@ -88,12 +97,43 @@ def study_warnings(params: dict, source: str) -> list[str]:
     warnings = []
     for key, chosen, done, what in (("gradcam.models", params["gradcam"]["models"], gradcam_models(params), "Grad-CAM"),
                                     ("robustness.models", params["robustness"].get("models", []),
-                                     robustness_models(params), "robustness")):
+                                     robustness_models(params), "robustness"),
+                                    ("generalization.models", params["generalization"].get("models", []),
+                                     [m for m in params["models"] if m in params["generalization"].get("models", [])],
+                                     "generalization")):
         left_out = [model for model in chosen if model not in done]
         if left_out:
             warnings.append(f"{source}: key '{key}': {', '.join(left_out)} not in models "
                             f"({', '.join(params['models'])}): no {what} for {'them' if len(left_out) > 1 else 'it'}")
+    tested = generalization_datasets(params)
+    disabled = [d for d in params["generalization"].get("datasets", []) if d not in enabled_datasets(params)]
+    if disabled:
+        warnings.append(f"{source}: key 'generalization.datasets': {', '.join(disabled)} not enabled: not scored on")
+    unused = [d for d in enabled_datasets(params) if params["datasets"][d].get("evaluate_only") and d not in tested]
+    if unused:
+        warnings.append(f"{source}: key 'datasets.{unused[0]}.evaluate_only': no run is scored on "
+                        f"{', '.join(unused)} (not in generalization.datasets, or it names fewer than two): "
+                        "extracted for nothing")
     return warnings
+
+
+def _check_views(params: dict, source: str) -> None:
+    """A dataset's methods are known manipulations its tree holds (a generated tree: the ones it generates);
+    a view reads an FF++-layout tree."""
+    for name, entry in params["datasets"].items():
+        if "view_of" in entry and not is_tree(entry):
+            raise ConfigError(f"{source}: key 'datasets.{name}.view_of': datasets.{entry['view_of']} is not an "
+                              "FF++-layout tree (the faceforensics adapter, or the synthetic swap domain)")
+        if not is_tree(entry):
+            continue
+        held = tree_methods(params["datasets"][entry.get("view_of", name)])
+        for method in dataset_methods(entry):
+            if method not in KNOWN:
+                raise ConfigError(f"{source}: key 'datasets.{name}.methods': unknown manipulation method '{method}' "
+                                  f"(allowed: {', '.join(KNOWN)})")
+            if entry["adapter"] == "synthetic" and method not in held:
+                raise ConfigError(f"{source}: key 'datasets.{name}.methods': the generated tree holds no {method} "
+                                  f"(its synthetic.methods: {', '.join(held)})")
 
 
 def _check_levels_keep_weights(params: dict, source: str) -> None:

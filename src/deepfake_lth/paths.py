@@ -16,6 +16,8 @@ LEVEL_FILES = {"mask": "mask.pt", "final": "final.pt", "metrics": "metrics.json"
                "predictions": "predictions.csv"}
 RESUME_FILE = "resume.pt"  # beside a run's outputs while it trains (not a stage output)
 ROBUSTNESS_FILE = "robustness.csv"  # beside a scored run's metrics.json (the conditions stage)
+GENERALIZATION_FILE = "generalization.csv"  # beside it too: its scores on every tested dataset's test faces
+PARTS_FOLDER = "_parts"  # data/faces/_parts/<tree>/<part>/: one part (originals, a method) of an FF++ tree
 GRADCAM_FILES = {"record": "gradcam.json", "png": "gradcam.png", "pdf": "gradcam.pdf"}
 
 
@@ -27,6 +29,12 @@ def raw_dir(params: dict, dataset: str) -> Path:
 def face_store_dir(params: dict, dataset: str) -> Path:
     """data/faces/<dataset>/: one sub-folder per split (images.npy, index.csv) and manifest.json."""
     return Path(params["paths"]["faces"]) / dataset
+
+
+def face_part_dir(params: dict, tree: str, part: str) -> Path:
+    """data/faces/_parts/<tree>/<part>/: the faces of one part of an FF++-layout tree (its originals, or one
+    manipulation method), one sub-folder per split and manifest.json; the stores of its views are drawn from these."""
+    return Path(params["paths"]["faces"]) / PARTS_FOLDER / tree / part
 
 
 def run_dir(params: dict, dataset: str, model: str, seed: int | str) -> Path:
@@ -67,6 +75,10 @@ def demo_outputs(params: dict, dataset: str) -> dict:
     return {"root": raw_dir(params, dataset)}
 
 
+def face_part_outputs(params, tree, part) -> dict:
+    return {"store": face_part_dir(params, tree, part)}
+
+
 def faces_outputs(params, dataset) -> dict:
     return {"store": face_store_dir(params, dataset)}
 
@@ -91,13 +103,14 @@ def gradcam_outputs(params, dataset, model) -> dict:
     return {name: folder / file for name, file in GRADCAM_FILES.items()}
 
 
-def robustness_outputs(params, dataset, model, seed, scored: list[tuple[str, int]]) -> dict:
-    """robustness.csv in the folder of each scored (method, level) run of the setting, named "<method>"
-    for the dense run and "<method>_<level>" for a level (config.scored_runs gives them)."""
-    return {method if level == 0 else f"{method}_{level:02d}":
+def conditions_outputs(params, dataset, model, seed, scored: list[tuple[str, int]], files: list[str]) -> dict:
+    """Each of `files` (ROBUSTNESS_FILE, GENERALIZATION_FILE) in the folder of each scored (method, level) run of
+    the setting, named "<file stem>_<method>" for the dense run and "<file stem>_<method>_<level>" for a level
+    (config.scored_runs gives them)."""
+    return {f"{Path(file).stem}_{method if level == 0 else f'{method}_{level:02d}'}":
             (dense_dir(params, dataset, model, seed) if level == 0
-             else level_dir(params, dataset, model, seed, method, level)) / ROBUSTNESS_FILE
-            for method, level in scored}
+             else level_dir(params, dataset, model, seed, method, level)) / file
+            for file in files for method, level in scored}
 
 
 def report_outputs(params) -> dict:

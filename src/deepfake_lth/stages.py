@@ -20,9 +20,12 @@ from deepfake_lth import code_deps, methods, paths
 from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.conditions.perturbations import configured
 from deepfake_lth.config import (
-    check_demo_roots, control_levels, dataset_params, enabled_datasets, gradcam_levels, gradcam_models, lookup, pruning_levels, runs,
-    robustness_models, scored_runs, synthetic_datasets, transfer_levels, transfer_pairs,
+    VIEW_KEYS, check_demo_roots, conditions_models, control_levels, dataset_params, enabled_datasets,
+    generalization_datasets, generalization_models, gradcam_levels, gradcam_models, lookup, pruning_levels,
+    robustness_models, runs, scored_runs, study_datasets, synthetic_datasets, transfer_levels, transfer_pairs,
+    tree_of, tree_parts,
 )
+from deepfake_lth.data.manipulations import dataset_parts, is_tree
 from deepfake_lth.errors import ConfigError
 from deepfake_lth.job_kinds import KINDS, TORCH_RULES, JobKind
 from deepfake_lth.models.registry import model_spec
@@ -107,10 +110,28 @@ def demo_job(params, dataset) -> Job:
                 [dataset])
 
 
+def face_part_job(params, tree, part) -> Job:
+    """One part of an FF++-layout tree (its originals, or a method), read as the tree's entry says: every
+    key of it but what a view sets, so adding a view or a method re-extracts nothing already extracted."""
+    entry = params["datasets"][tree]
+    keys = [f"datasets.{tree}.{key}" for key in entry if key not in VIEW_KEYS]
+    adapter = adapter_spec(entry["adapter"])
+    return _job(params, "face_part", f"faces-{tree}-{part}", {"tree": tree, "part": part},
+                ["face-part", "--tree", tree, "--part", part], {"raw": Path(entry["root"])}, extra_keys=keys,
+                resolved=[adapter.module])
+
+
 def faces_job(params, dataset) -> Job:
-    adapter = adapter_spec(params["datasets"][dataset]["adapter"])
+    """A dataset's face store: extracted from its raw data, or for a dataset of an FF++-layout tree drawn
+    from the tree's parts it reads (originals, its methods)."""
+    entry = params["datasets"][dataset]
+    if is_tree(entry):
+        tree = tree_of(params, dataset)
+        inputs = {"parts": tuple(paths.face_part_dir(params, tree, part) for part in dataset_parts(entry))}
+    else:
+        inputs = {"raw": Path(entry["root"])}
     return _job(params, "faces", f"faces-{dataset}", {"dataset": dataset}, ["faces", "--dataset", dataset],
-                {"raw": Path(params["datasets"][dataset]["root"])}, [dataset], resolved=[adapter.module])
+                inputs, [dataset], resolved=[adapter_spec(entry["adapter"]).module])
 
 
 def _check_run(params, *datasets) -> None:
@@ -195,34 +216,35 @@ def gradcam_job(params, dataset, model) -> Job:
 
 def conditions_job(params, dataset, model, seed) -> Job:
     """The setting's dense run and every method at the controls' levels (config.scored_runs), each read as
-    its final weights and (a level) its mask, scored on the test faces under every configured perturbation."""
+    its final weights and (a level) its mask, scored on the test faces under every configured perturbation
+    and on the test faces of every dataset of generalization.datasets."""
     _check_run(params, dataset)
     scored = [paths.dense_outputs(params, dataset, model, seed) if level == 0
               else paths.level_outputs(params, dataset, model, seed, method, level)
               for method, level in scored_runs(params)]
+    tested = generalization_datasets(params) if model in generalization_models(params) else []
     inputs = {"faces": paths.face_store_dir(params, dataset), "weights": tuple(run["final"] for run in scored),
-              "masks": tuple(run["mask"] for run in scored if "mask" in run)}
+              "masks": tuple(run["mask"] for run in scored if "mask" in run),
+              "tested": tuple(paths.face_store_dir(params, d) for d in tested if d != dataset)}
+    perturbed = configured(params["robustness"]) if model in robustness_models(params) else []
     return _job(params, "conditions", f"conditions-{dataset}-{model}-s{seed}",
                 {"dataset": dataset, "model": model, "seed": seed},
                 ["conditions", "--dataset", dataset, "--model", model, "--seed", seed], inputs, [dataset],
-                weights_keys(params, model),
-                [model_spec(model).module, *dict.fromkeys(p.module for p, _ in configured(params["robustness"]))])
-
-
-def has_conditions(params) -> bool:
-    """Whether params configure any condition to score under (a perturbation with a severity)."""
-    return bool(configured(params["robustness"]))
+                weights_keys(params, model), [model_spec(model).module, *dict.fromkeys(p.module for p, _ in perturbed)])
 
 
 def report_job(params, jobs: list[Job]) -> Job:
     """Reads every metrics file with the predictions beside it (same order), every Grad-CAM record (with
-    its grid image) of `jobs`, the masks the overlap analysis compares, and every robustness file."""
+    its grid image) of `jobs`, the masks the overlap analysis compares, and every robustness and
+    generalization file."""
     runs = [job.outputs for job in jobs if "metrics" in job.outputs]
     gradcam = [job.outputs for job in jobs if job.rule == "gradcam"]
-    robustness = [path for job in jobs if job.rule == "conditions" for path in job.outputs.values()]
+    scored = [path for job in jobs if job.rule == "conditions" for path in job.outputs.values()]
     inputs = {"metrics": tuple(o["metrics"] for o in runs), "predictions": tuple(o["predictions"] for o in runs),
               "gradcam": tuple(o["record"] for o in gradcam), "gradcam_grids": tuple(o["png"] for o in gradcam),
-              "masks": overlap_masks(params), "robustness": tuple(robustness)}
+              "masks": overlap_masks(params),
+              "robustness": tuple(path for path in scored if path.name == paths.ROBUSTNESS_FILE),
+              "generalization": tuple(path for path in scored if path.name == paths.GENERALIZATION_FILE)}
     return _job(params, "report", "report", {}, ["report"], inputs)
 
 
@@ -235,11 +257,9 @@ def report_page_job(params) -> Job:
 # ------------------------------------------------------------------------------------ the declared study
 def study(params: dict) -> list[Job]:
     """Every job of the study params declares, upstream first; the report last."""
-    jobs = []
-    synthetic = synthetic_datasets(params)
-    for dataset in enabled_datasets(params):
-        jobs += [demo_job(params, dataset)] if dataset in synthetic else []
-        jobs.append(faces_job(params, dataset))
+    jobs = [demo_job(params, dataset) for dataset in synthetic_datasets(params)]
+    jobs += [face_part_job(params, tree, part) for tree, parts in tree_parts(params).items() for part in parts]
+    jobs += [faces_job(params, dataset) for dataset in enabled_datasets(params)]
     for run in runs(params):
         jobs.append(train_job(params, *run))
         for m in params["pruning"]["methods"]:  # a ticket family at every level, pruning at init at the controls'
@@ -252,9 +272,8 @@ def study(params: dict) -> list[Job]:
             for seed in params["seeds"]:
                 jobs += [transfer_job(params, source, target, model, seed, m, L)
                          for m in params["transfer"]["methods"] for L in transfer_levels(params)]
-    jobs += [gradcam_job(params, d, m) for d in enabled_datasets(params) for m in gradcam_models(params)]
-    if has_conditions(params):
-        jobs += [conditions_job(params, *run) for run in runs(params) if run[1] in robustness_models(params)]
+    jobs += [gradcam_job(params, d, m) for d in study_datasets(params) for m in gradcam_models(params)]
+    jobs += [conditions_job(params, *run) for run in runs(params) if run[1] in conditions_models(params)]
     return jobs + [report_job(params, jobs)]
 
 

@@ -40,8 +40,10 @@ RUN_FILES = Path(".snakemake/deepfake-lth")  # files this workflow writes for it
 
 def write_resolved_params(params):
     """Jobs read the exact config this workflow resolved (including --configfile/--config overrides),
-    from a content-addressed file, so concurrent invocations with other configs cannot collide."""
-    text = yaml.safe_dump(params, sort_keys=True)
+    from a content-addressed file, so concurrent invocations with other configs cannot collide. Its keys
+    keep params.yaml's order: the datasets' order is the order of a study's tables and files, and a job
+    must write the same bytes whether Snakemake, DVC or the CLI runs it."""
+    text = yaml.safe_dump(params, sort_keys=False)
     path = RUN_FILES / f"params-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +139,8 @@ JOB_SHELL = "export OMP_NUM_THREADS={threads}; {params.command} > {log:q} 2>&1" 
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
+    tree=r"[A-Za-z0-9_]+",
+    part=r"[A-Za-z0-9_]+",
     source=r"[A-Za-z0-9_]+",
     target=r"[A-Za-z0-9_]+",
     model=r"[a-z0-9_]+",

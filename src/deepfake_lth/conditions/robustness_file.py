@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_lth.errors import InputError
+from deepfake_lth.conditions.scores_csv import read_scores
 from deepfake_lth.io import atomic_path
 from deepfake_lth.predictions import SplitPredictions
 
@@ -36,25 +36,5 @@ def write_robustness(path: str | Path, scored: list[tuple[str, float, np.ndarray
 def read_robustness(path: str | Path) -> dict[tuple[str, float], SplitPredictions]:
     """(perturbation, severity) -> its faces' predictions, in file order; InputError naming the file when it
     is not a robustness file."""
-    import pandas as pd  # the report stage only
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: robustness file not found (run its conditions job)")
-    try:
-        table = pd.read_csv(path, dtype={"perturbation": str, "group": str}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a robustness file: {e}") from None
-    if tuple(table.columns) != COLUMNS:
-        raise InputError(f"{path}: not a robustness file: its columns are {', '.join(map(str, table.columns))}, "
-                         f"expected {', '.join(COLUMNS)}")
-    for column in ("severity", "index", "label", "p_fake"):
-        table[column] = pd.to_numeric(table[column], errors="coerce")
-    bad = (table[["severity", "index"]].isna().any(axis=1) | ~table["label"].isin([0, 1])
-           | ~table["p_fake"].between(0.0, 1.0))  # NaN too
-    if bad.any():
-        raise InputError(f"{path}: line {int(bad.to_numpy().argmax()) + 2}: not a row of numbers with label 0 or 1 "
-                         "and p_fake a probability in [0, 1]")
-    return {(name, float(severity)): SplitPredictions(rows["index"].to_numpy(np.int64), rows["group"].to_numpy(object),
-                                                      rows["label"].to_numpy(np.int64), rows["p_fake"].to_numpy(np.float64))
-            for (name, severity), rows in table.groupby(["perturbation", "severity"], sort=False)}
+    scores = read_scores(path, COLUMNS, "robustness", ("perturbation",), ("perturbation", "severity"))
+    return {(name, float(severity)): faces for (name, severity), faces in scores.items()}

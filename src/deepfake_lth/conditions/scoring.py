@@ -1,6 +1,7 @@
 """The conditions stage: one setting's (dataset x model x seed) dense run and its runs at the controls'
-levels, scored on the test faces clean and under every configured perturbation; robustness.csv beside
-each run.
+levels, scored on the test faces clean and under every configured perturbation (robustness.csv beside
+each run), and on the test faces of every dataset of generalization.datasets (generalization.csv; its own
+dataset's rows are the clean scores).
 
 Each run is its final weights with its mask applied (pruned weights exact zeros), in eval mode, called
 as its training job evaluated it (the same precision, layout and batch size: its clean scores are its
@@ -12,7 +13,7 @@ the same subset for every run, model and seed of the dataset, so every compariso
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,11 @@ import torch
 from torch import nn
 
 from deepfake_lth import phases, stages
+from deepfake_lth.conditions.generalization_file import write_generalization
 from deepfake_lth.conditions.perturbations import CLEAN, configured
 from deepfake_lth.conditions.robustness_file import write_robustness
-from deepfake_lth.config import scored_runs
+from deepfake_lth.config import conditions_files, generalization_datasets, robustness_models, scored_runs
+from deepfake_lth.paths import GENERALIZATION_FILE, ROBUSTNESS_FILE
 from deepfake_lth.data.face_store import FaceStore, normalise
 from deepfake_lth.device import choose_device, use_torch_threads
 from deepfake_lth.errors import InputError
@@ -43,8 +46,9 @@ class ScoredRun:
     name: str  # "dense" or "<method> level <L>"
     network: nn.Module
     forward: Forward
-    output: Path
+    folder: Path  # its run's folder: the files are written beside its metrics.json
     scored: list  # (perturbation, severity, indices, groups, labels, p_fake) per condition
+    tested: list = field(default_factory=list)  # (tested_on, indices, groups, labels, p_fake) per other dataset
 
 
 class Scorer:
@@ -147,38 +151,77 @@ def score_attacks(runs: list[ScoredRun], store: FaceStore, attacks: list, scorer
                                    p_fake))
 
 
+def score_tested(runs: list[ScoredRun], store: FaceStore, scorer: Scorer, tested_on: str) -> None:
+    """Every run on every test face of another dataset, as they are (no re-thresholding on the target)."""
+    collected = {run.name: [] for run in runs}
+    for start in range(0, len(store), READ_CHUNK):
+        inputs = scorer.inputs(store.read(np.arange(start, min(start + READ_CHUNK, len(store)))))
+        for run in runs:
+            collected[run.name].append(scorer.probabilities(run.forward, inputs))
+    for run in runs:
+        run.tested.append((tested_on, np.arange(len(store)), store.groups, store.labels,
+                           np.concatenate(collected[run.name])))
+
+
+def test_store(store_dir: Path, image_size: int) -> FaceStore:
+    """The test split of a face store, refused when empty or of another face size."""
+    store = FaceStore(Path(store_dir) / "test")
+    if len(store) == 0:
+        raise InputError(f"{store.split_dir}: the face store split is empty")
+    if store.images.shape[1:3] != (image_size, image_size):
+        raise InputError(f"{store.split_dir}: faces of {store.images.shape[1]} px, params faces.image_size is {image_size}")
+    return store
+
+
 def run_conditions(params: dict, dataset: str, model: str, seed: int) -> list[Path]:
-    """Conditions stage: from the inputs of its job in the stage table, write robustness.csv beside each
-    scored run; return the files written."""
+    """Conditions stage: from the inputs of its job in the stage table, write robustness.csv and
+    generalization.csv (config.conditions_files) beside each scored run; return the files written."""
     job = stages.conditions_job(params, dataset, model, seed)
     for path in (*job.inputs["weights"], *job.inputs["masks"]):
         if not Path(path).is_file():
             raise InputError(f"{path}: input not found (its stage must run first)")
     image_size = params["faces"]["image_size"]
-    store = FaceStore(job.inputs["faces"] / "test")
-    if len(store) == 0:
-        raise InputError(f"{store.split_dir}: the face store split is empty")
-    if store.images.shape[1:3] != (image_size, image_size):
-        raise InputError(f"{store.split_dir}: faces of {store.images.shape[1]} px, params faces.image_size is {image_size}")
+    store = test_store(job.inputs["faces"], image_size)
+    tested = dict(zip([d for d in generalization_datasets(params) if d != dataset],
+                      job.inputs["tested"]))  # the job's inputs: every other dataset, when the model is scored on them
+    others = {name: test_store(folder, image_size) for name, folder in tested.items()}
     device = choose_device(params.get("device", "auto"))
     use_torch_threads(params)
     execution = resolve_execution(params["training"], device, model)
     configure_kernels(execution, device)
     masks = iter(job.inputs["masks"])
     runs = []
-    for (method, level), weights, output in zip(scored_runs(params), job.inputs["weights"], job.outputs.values()):
+    for (method, level), weights in zip(scored_runs(params), job.inputs["weights"]):
         network = load_run(model, image_size, weights, next(masks) if level else None, device, execution)
         runs.append(ScoredRun(method if level == 0 else f"{method} level {level}", network,
-                              Forward(network, execution, device), output, []))
+                              Forward(network, execution, device), Path(weights).parent, [], []))
     phases.mark("model")
-    perturbations = configured(params["robustness"])
+    perturbations = configured(params["robustness"]) if model in robustness_models(params) else []
     scorer = Scorer(params, device)
     score_corruptions(runs, store, [c for c in perturbations if not c[0].attack], scorer, params["robustness"]["seed"])
     phases.mark("corruptions")
     score_attacks(runs, store, [c for c in perturbations if c[0].attack], scorer, params["robustness"])
     phases.mark("attacks")
-    for run in runs:
-        write_robustness(run.output, run.scored)
-    log.info("%s/%s seed %s: %d runs under %d perturbations", dataset, model, seed, len(runs), len(perturbations))
+    for name, other in others.items():
+        score_tested(runs, other, scorer, name)
+    phases.mark("other datasets")
+    written = [write_files(run, dataset, generalization_datasets(params), conditions_files(params)) for run in runs]
+    log.info("%s/%s seed %s: %d runs under %d perturbations and on %d other datasets", dataset, model, seed, len(runs),
+             len(perturbations), len(others))
     phases.mark("writes")
-    return [run.output for run in runs]
+    return [path for files in written for path in files]
+
+
+def write_files(run: ScoredRun, dataset: str, tested: list[str], files: list[str]) -> list[Path]:
+    """The run's robustness.csv and generalization.csv, as `files` names them: the tested datasets in params
+    order, its own dataset's rows its clean scores (the first condition scored)."""
+    written = []
+    if ROBUSTNESS_FILE in files:
+        write_robustness(run.folder / ROBUSTNESS_FILE, run.scored)
+        written.append(run.folder / ROBUSTNESS_FILE)
+    if GENERALIZATION_FILE in files:
+        own = (dataset, *run.scored[0][2:])  # (clean, 0, indices, groups, labels, p_fake)
+        by_name = {row[0]: row for row in [own, *run.tested]}
+        write_generalization(run.folder / GENERALIZATION_FILE, [by_name[name] for name in tested if name in by_name])
+        written.append(run.folder / GENERALIZATION_FILE)
+    return written

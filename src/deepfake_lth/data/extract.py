@@ -1,5 +1,9 @@
 """The faces stage: raw data of one dataset -> its face store `data/faces/<dataset>/`.
 
+A dataset of an FF++-layout tree is drawn from the tree's parts instead (`data/faces/_parts/<tree>/<part>/`,
+one per part: its originals, each manipulation method), each extracted once by `extract_part` for every
+view of the tree that reads it; its store holds the parts it reads, in order, face for face.
+
 Per split: `images.npy` (N x S x S x 3 uint8 RGB, S = faces.image_size) and `index.csv`; for the
 dataset: `manifest.json` (parameters, per-split counts, every skip with its reason, version). The store
 is built in a temporary folder and renamed into place at the end, so an interrupted or failed run
@@ -20,14 +24,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from deepfake_lth import __version__
-from deepfake_lth.config import dataset_params, derived_splits, given_splits
+from deepfake_lth.config import VIEW_KEYS, dataset_params, derived_splits, given_splits, tree_of
 from deepfake_lth.data.derive import draw_groups, require_both_classes, split_rows
 from deepfake_lth.data.face_store import FaceStore, FaceStoreWriter, write_subset
 from deepfake_lth.adapters import adapter_spec
+from deepfake_lth.data.manipulations import dataset_parts, is_tree
 from deepfake_lth.data.sources import Face, Skip, SplitPlan
 from deepfake_lth.errors import InputError
-from deepfake_lth.io import atomic_dir, write_json
-from deepfake_lth.paths import SPLITS, face_store_dir
+from deepfake_lth.io import atomic_dir, read_json, write_json
+from deepfake_lth.paths import SPLITS, face_part_dir, face_store_dir
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,7 @@ def extract_faces(params: dict, dataset: str) -> Path:
     """Build the face store of `dataset` (replacing an old one whole) and return its folder."""
     entry = dataset_params(params, dataset)
     faces = params["faces"]
-    adapter = adapter_spec(entry["adapter"]).reader_class()(entry, faces)
+    adapter = TreeParts(params, dataset) if is_tree(entry) else adapter_spec(entry["adapter"]).reader_class()(entry, faces)
     plans = {split: adapter.plan(split) for split in given_splits(entry)}  # every input checked before any work
     derived = derived_splits(entry)
     out = face_store_dir(params, dataset)
@@ -62,6 +67,66 @@ def extract_faces(params: dict, dataset: str) -> Path:
     log.info("%s: face store written to %s (%s)", dataset, out,
              ", ".join(f"{s}: {summaries[s]['n']} faces" for s in SPLITS))
     return out
+
+
+def extract_with_parts(params: dict, dataset: str) -> Path:
+    """Build `dataset`'s face store after the parts of its tree it reads, if it reads a tree: what the
+    workflow's face_part and faces jobs do in turn (for scripts and benchmarks; the engines run the jobs)."""
+    entry = dataset_params(params, dataset)
+    if is_tree(entry):
+        for part in dataset_parts(entry):
+            extract_part(params, tree_of(params, dataset), part)
+    return extract_faces(params, dataset)
+
+
+def extract_part(params: dict, tree: str, part: str) -> Path:
+    """Extract one part of an FF++-layout tree ("original" or a method), every split its split files give,
+    into data/faces/_parts/<tree>/<part>/ (replacing an old one whole); return its folder."""
+    entry = dataset_params(params, tree)
+    faces = params["faces"]
+    adapter = adapter_spec(entry["adapter"]).reader_class()(entry, faces)
+    plans = {split: adapter.plan_parts(split, [part]) for split in given_splits(entry)}
+    out = face_part_dir(params, tree, part)
+    with atomic_dir(out) as tmp:
+        summaries = {split: write_split(tmp / split, plan, faces["image_size"], f"{tree}/{part}/{split}")
+                     for split, plan in plans.items()}
+        write_json(tmp / MANIFEST, {
+            "tree": tree, "part": part, "adapter": entry["adapter"],
+            "dataset_params": {k: v for k, v in entry.items() if k not in VIEW_KEYS}, "faces_params": faces,
+            "splits": summaries, "version": __version__,
+        })
+    log.info("%s/%s: part written to %s (%s)", tree, part, out,
+             ", ".join(f"{s}: {summary['n']} faces" for s, summary in summaries.items()))
+    return out
+
+
+class TreeParts:
+    """A dataset of an FF++-layout tree, read from the tree's extracted parts: per split, the faces of each
+    part it reads (dataset_parts: originals, then its methods) in order, and every skip of their extraction."""
+
+    CHUNK = 1024  # faces read from a part store at once
+
+    def __init__(self, params: dict, dataset: str):
+        tree = tree_of(params, dataset)
+        self.parts = [face_part_dir(params, tree, part) for part in dataset_parts(params["datasets"][dataset])]
+
+    def plan(self, split: str) -> SplitPlan:
+        stores, skipped = [], []
+        for folder in self.parts:
+            manifest = folder / MANIFEST
+            if not manifest.is_file():
+                raise InputError(f"{folder}: part of the tree not extracted (its face_part job writes it: "
+                                 f"deepfake-lth face-part --tree {folder.parent.name} --part {folder.name})")
+            skipped += [Skip(**item) for item in read_json(manifest)["splits"][split]["skipped_items"]]
+            stores.append(FaceStore(folder / split))
+        units = [(store, start) for store in stores for start in range(0, len(store), self.CHUNK)]
+        return SplitPlan(units=units, capacity=sum(map(len, stores)), read=self._read, skipped=skipped)
+
+    def _read(self, unit: tuple[FaceStore, int]):
+        store, start = unit
+        rows = np.arange(start, min(start + self.CHUNK, len(store)))
+        for row, image in zip(rows, store.read(rows)):
+            yield Face(image, int(store.labels[row]), str(store.groups[row]), str(store.sources[row]))
 
 
 @dataclass

@@ -15,15 +15,18 @@ from deepfake_lth.report import paper
 from deepfake_lth.report.anatomy.ticket_anatomy import Anatomy
 from deepfake_lth.report.collect import collect_gradcam, collect_metrics, sort_report_inputs
 from deepfake_lth.report.document import catalog
-from deepfake_lth.report.document.report_md import render_report, robustness_section
+from deepfake_lth.report.document.report_md import generalization_section, render_report, robustness_section
 from deepfake_lth.report.figures import study_figures as plots
+from deepfake_lth.report.figures.generalization_figures import generalization_figure
 from deepfake_lth.report.figures.plotting import band_note
 from deepfake_lth.report.figures.robustness_figures import robustness_figure
 from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
+from deepfake_lth.report.statistics.generalization import Generalization, generalization_comparisons
 from deepfake_lth.report.statistics.intervals import Intervals, add_run_intervals, study_intervals
 from deepfake_lth.report.statistics.robustness import Robustness, claim_comparisons
 from deepfake_lth.report.summary import in_domain, ordered, sort_rows
 from deepfake_lth.report.tables.formats import to_html, write_table
+from deepfake_lth.report.tables.generalization_table import generalization_table
 from deepfake_lth.report.tables.robustness_table import robustness_table
 from deepfake_lth.report.tables.run_tables import build_tables
 
@@ -61,8 +64,13 @@ def build_report(params: dict) -> dict:
     roles = dataset_roles(params, ordered(in_domain(frame)["dataset"], list(params.get("datasets", {}))))
     anatomy = Anatomy.of(frame, params)
     robustness = Robustness.of(intervals, in_domain(frame), inputs.robustness)
-    tables = build_tables(frame, records, params, roles, intervals, claim_comparisons(robustness.pooled, params))
-    tables += anatomy.tables() + [t for t in [robustness_table(robustness.per_seed, robustness.pooled, params)] if t]
+    generalization = Generalization.of(intervals, in_domain(frame), inputs.generalization)
+    more_comparisons = [c for c in (claim_comparisons(robustness.pooled, params),
+                                    generalization_comparisons(generalization.pooled)) if not c.empty]
+    tables = build_tables(frame, records, params, roles, intervals,
+                          pd.concat(more_comparisons, ignore_index=True) if more_comparisons else None)
+    tables += anatomy.tables() + [t for t in [robustness_table(robustness.per_seed, robustness.pooled, params),
+                                              generalization_table(generalization, params)] if t]
     log.info("%d metrics files, %d Grad-CAM records, %d tables; %d declared files not found, %d undeclared ignored",
              len(frame), len(records), len(tables), len(inputs.missing), len(inputs.ignored))
     for mask in inputs.damaged:
@@ -73,10 +81,11 @@ def build_report(params: dict) -> dict:
             write_table(table, folder)
         write_runs_csv(frame, params, folder / RUNS_CSV)
     with atomic_dir(outputs["figures"]) as folder:
-        figures = draw_figures(frame, records, params, roles, folder, intervals, anatomy, robustness)
+        figures = draw_figures(frame, records, params, roles, folder, intervals, anatomy, robustness, generalization)
         with atomic_path(outputs["report"]) as tmp:
             tmp.write_text(render_report(params, frame, records, tables, figures, roles, inputs, intervals,
-                                         anatomy.section(), robustness_section(robustness, params)))
+                                         anatomy.section(), robustness_section(robustness, params),
+                                         generalization_section(generalization, params)))
     return {
         "tables": sorted(str(p) for p in outputs["tables"].iterdir()),
         "figures": sorted(str(p) for p in outputs["figures"].iterdir()),
@@ -93,7 +102,8 @@ def write_runs_csv(frame: pd.DataFrame, params: dict, path: Path) -> None:
 
 
 def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: Intervals,
-                 anatomy: Anatomy | None = None, robustness: Robustness | None = None) -> dict[str, dict]:
+                 anatomy: Anatomy | None = None, robustness: Robustness | None = None,
+                 generalization: Generalization | None = None) -> dict[str, dict]:
     """Draw every figure the results allow into `folder`; map figure name -> {caption, files (relative
     to results/)}, in report order."""
     formats = params.get("report", {}).get("formats", ["png", "pdf"])
@@ -115,6 +125,11 @@ def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: 
         drawn.append((catalog.robustness_figure_name(dataset), catalog.robustness_caption(dataset),
                       lambda d=dataset: robustness_figure(robustness.pooled, d, params, subtitle,
                                                           band_note(robustness.per_seed))))
+    ticket = params["pruning"]["controls"]["ticket"]
+    for model in generalization.models() if generalization is not None else []:
+        drawn.append((catalog.generalization_figure_name(model), catalog.generalization_caption(model),
+                      lambda m=model: generalization_figure(generalization.pooled, m, ticket,
+                                                            list(params.get("datasets", {})), subtitle)))
     written = {}
     for name, caption, draw in drawn:
         figure = draw()

@@ -12,7 +12,7 @@ from itertools import combinations
 from pathlib import Path
 
 from deepfake_lth import paths
-from deepfake_lth.config import control_levels, enabled_datasets, sparsity_at_level
+from deepfake_lth.config import control_levels, sparsity_at_level, study_datasets
 
 SEEDS, METHODS, DATASETS = "seeds", "methods", "datasets"
 
@@ -30,7 +30,7 @@ class MaskPair:
 def overlap_pairs(params: dict) -> list[MaskPair]:
     pruning = params["pruning"]
     ticket, others = pruning["controls"]["ticket"], [m for m in pruning["methods"] if m != pruning["controls"]["ticket"]]
-    datasets, seeds = enabled_datasets(params), params["seeds"]
+    datasets, seeds = study_datasets(params), params["seeds"]
     pairs = []
     for level in control_levels(params):
         sparsity = sparsity_at_level(level, pruning["rate"], pruning["rate_of"])

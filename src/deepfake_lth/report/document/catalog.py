@@ -23,20 +23,23 @@ GRADCAM_CAPTION = "Fig. 3: Grad-CAM of the dense model and its tickets"
 RUNS_TABLE = "accuracy_vs_sparsity"  # tables/accuracy_vs_sparsity.csv: one row per run, the data of `dvc plots`
 RUNS_TITLE = "Every in-domain run, one row per metrics file"
 
-TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, PAPER, STUDY = (
+TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, GENERALIZATION, PAPER, STUDY = (
     "Lottery tickets (dense, IMP, one-shot, controls)", "Anatomy of a ticket (layers, overlap)", "Transfer",
-    "Grad-CAM", "Robustness (perturbations, attacks)", "The paper beside ours", "Study",
+    "Grad-CAM", "Robustness (perturbations, attacks)", "Generalization (unseen datasets and manipulations)",
+    "The paper beside ours", "Study",
 )
-CATEGORIES = (PAPER, TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, STUDY)  # stages, in the order a reader takes them
+CATEGORIES = (PAPER, TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, GENERALIZATION, STUDY)  # in reading order
 ROBUSTNESS_FIGURE, ROBUSTNESS_TABLE = "fig_robustness", "robustness"  # one figure per dataset: fig_robustness_<dataset>
+GENERALIZATION_FIGURE, GENERALIZATION_TABLE = "fig_generalization", "generalization"  # one figure per model
 # Beyond the paper, one figure per model: <name>_<model>
 LAYER_FIGURE, OVERLAP_FIGURE, OVERLAP_TABLE = "fig_layer_sparsity", "fig_mask_overlap", "mask_overlap"
 PER_MODEL_FIGURES = {LAYER_FIGURE: "Where each method prunes, layer by layer",
                      OVERLAP_FIGURE: "How many kept weights two tickets share"}
 EVERYTHING = "All datasets and models"
 # Tables by name prefix (the tables' names are fixed by tables/run_tables.py; transfer and Grad-CAM by role below).
-TABLE_CATEGORY = {OVERLAP_TABLE: ANATOMY, ROBUSTNESS_TABLE: ROBUSTNESS, "table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS,
-                  RUNS_TABLE: TICKETS, "comparisons": TICKETS, "claims": PAPER, "table5_": PAPER, "table7_": GRADCAM}
+TABLE_CATEGORY = {OVERLAP_TABLE: ANATOMY, ROBUSTNESS_TABLE: ROBUSTNESS, GENERALIZATION_TABLE: GENERALIZATION,
+                  "table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS, RUNS_TABLE: TICKETS,
+                  "comparisons": TICKETS, "claims": PAPER, "table5_": PAPER, "table7_": GRADCAM}
 TRANSFER_TABLE = "table4_transfer_"
 
 
@@ -60,6 +63,14 @@ def robustness_figure_name(dataset: str) -> str:
 
 def robustness_caption(dataset: str) -> str:
     return f"Robustness: accuracy against perturbation severity ({dataset})"
+
+
+def generalization_figure_name(model: str) -> str:
+    return f"{GENERALIZATION_FIGURE}_{model}"
+
+
+def generalization_caption(model: str) -> str:
+    return f"Generalization: AUC on each dataset's test faces, dense against its ticket ({model_label(model)})"
 
 
 def gradcam_figure_name(dataset: str, model: str) -> str:
@@ -91,6 +102,8 @@ def placement(name: str) -> tuple[str, str]:
         return ANATOMY, model_label(_per_model(name)[1])
     if name.startswith(ROBUSTNESS_FIGURE + "_"):
         return ROBUSTNESS, name[len(ROBUSTNESS_FIGURE) + 1:]
+    if name.startswith(GENERALIZATION_FIGURE + "_"):
+        return GENERALIZATION, model_label(name[len(GENERALIZATION_FIGURE) + 1:])
     if name.startswith(TRANSFER_TABLE):
         source, target = name[len(TRANSFER_TABLE):].split(TRANSFER_SEPARATOR)
         return TRANSFER, f"{source} → {target}"
@@ -110,6 +123,8 @@ def title(name: str, tables: str | Path) -> str:
         return per_model_caption(*_per_model(name))
     if name.startswith(ROBUSTNESS_FIGURE + "_"):
         return robustness_caption(name[len(ROBUSTNESS_FIGURE) + 1:])
+    if name.startswith(GENERALIZATION_FIGURE + "_"):
+        return generalization_caption(name[len(GENERALIZATION_FIGURE) + 1:])
     if name == RUNS_TABLE:
         return RUNS_TITLE
     markdown = Path(tables, f"{name}.md")

@@ -11,12 +11,14 @@ from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.collect import ReportInputs
 from deepfake_lth.report.document import catalog
-from deepfake_lth.report.document.catalog import ROBUSTNESS_TABLE
+from deepfake_lth.report.document.catalog import GENERALIZATION_FIGURE, GENERALIZATION_TABLE, ROBUSTNESS_TABLE
 from deepfake_lth.report.document.assumptions import assumptions_section, stale_section
 from deepfake_lth.report.document.assumptions import starting_weights as _starting_weights  # noqa: F401 (tests import it here)
 from deepfake_lth.report.document.description import FIGURES_HEADING, TABLES_HEADING
 from deepfake_lth.report.roles import Roles, data_kind
+from deepfake_lth.report.statistics.claims import GENERALIZES
 from deepfake_lth.report.statistics.comparisons import imp_methods
+from deepfake_lth.report.statistics.generalization import Generalization
 from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.statistics.robustness import Robustness
 from deepfake_lth.report.summary import in_domain
@@ -25,7 +27,7 @@ from deepfake_lth.report.tables.formats import Table, to_markdown
 
 def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict], tables: list[Table],
                   figures: dict[str, dict], roles: Roles, inputs: ReportInputs, intervals: Intervals,
-                  anatomy: str = "", robustness: str = "") -> str:
+                  anatomy: str = "", robustness: str = "", generalization: str = "") -> str:
     """The text of report.md. `figures` maps a figure name to {caption, files (relative to results/)}."""
     sections = [
         _header(params, frame, gradcam_records),
@@ -38,6 +40,7 @@ def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict]
         _comparison_section(tables, roles),
         anatomy,
         robustness,
+        generalization,
         _tables_section(tables),
         _figures_section(figures),
         _paper_section(),
@@ -164,6 +167,7 @@ def _claims_section(params, frame, tables: list[Table], intervals: Intervals) ->
         "the upper end is at most 0. Anything else is inconclusive. A claim is not testable where the study "
         "lacks its runs, or where the dense model of its setting is at chance: its accuracy interval does not "
         "lie above the test set's majority-class rate, what a constant guess scores. "
+        + (_AUC_CLAIM if (table.numbers["key"] == GENERALIZES).any() else "")
         + (_TWO_SEEDS if seeds == 2 else "")
         + f"Here: {', '.join(f'{n} {v}' for v, n in verdicts.items())}.", "",
         to_markdown(table.display),
@@ -174,6 +178,9 @@ def _claims_section(params, frame, tables: list[Table], intervals: Intervals) ->
     return "\n".join(lines)
 
 
+_AUC_CLAIM = ("The generalization claim's Δ is AUC × 100 (points) on a dataset the model was not trained on, "
+              "with the same margin, and its settings are the (trained on → tested on) pairs × model; McNemar's "
+              "test does not apply to it (see the generalization section). ")
 _TWO_SEEDS = ("With two seeds the seed level of every interval rests on one difference per setting: no method "
               "covers well there (in simulation these 95% intervals cover 92% where seed and test-set variation "
               "are alike, 69% where seeds dominate; docs/statistics.md). ")
@@ -281,3 +288,46 @@ def robustness_section(robustness: Robustness, params: dict) -> str:
         "differences); their verdicts are in the claims tables above, each perturbation a family of its own.",
         "",
     ])
+
+
+def generalization_section(generalization: Generalization, params: dict) -> str:
+    """report.md's account of the generalization study: what was scored on which faces, where its numbers are,
+    how to read the diagonal, and what the claim tests."""
+    if generalization.per_seed.empty:
+        return ""
+    ticket = methods.label(params["pruning"]["controls"]["ticket"])
+    margin = params["statistics"]["margin"]
+    return "\n".join([
+        "## Generalization (beyond the paper)", "",
+        _what_was_scored(generalization.per_seed)
+        + f" [`tables/{GENERALIZATION_TABLE}.md`](tables/{GENERALIZATION_TABLE}.md) gives accuracy and AUC as "
+        "matrices, one per model, method and level (rows: the dataset trained on; columns: the dataset tested on), "
+        "with 95% intervals that resample the tested dataset's test groups (and seeds); the CSV has one row per "
+        "seed, fractions at full precision. The diagonal (trained on = tested on) is in-domain: the very scores of "
+        "the run's predictions.csv, so its numbers are Table 1's; every other cell is another dataset's test "
+        "faces, of sources and manipulations the model was not trained on as far as the datasets differ. "
+        f"`figures/{GENERALIZATION_FIGURE}_<model>` draw the AUC matrices of the dense model and of the {ticket} "
+        "ticket at each control level, and their difference.",
+        "",
+        "The claim \"tickets generalize as well as the dense model\" is a non-inferiority test, per off-diagonal "
+        "cell, model and control level, of the ticket's AUC minus the dense model's on the same faces, paired "
+        f"resample by resample, in points (AUC × 100) with a margin of {margin:g} point{'' if margin == 1 else 's'} "
+        "(statistics.margin); each sparsity is one family. It is not testable where the dense model did not learn "
+        "the dataset it was trained on (its accuracy at chance, as for every claim) or where the dense model's AUC "
+        "interval on the unseen dataset does not lie above 0.5. Its verdicts are in the claims tables above.",
+        "",
+    ])
+
+
+def _what_was_scored(per_seed: pd.DataFrame) -> str:
+    tested = list(dict.fromkeys(per_seed["tested_on"]))
+    only_tested = [d for d in tested if d not in set(per_seed["trained_on"])]
+    models = _listed([model_label(m) for m in dict.fromkeys(per_seed["model"])])
+    return (f"For {models}, the dense run and each method's runs at the controls' levels were scored on the test "
+            f"faces of {_listed(tested)} (params `generalization`)"
+            + (f"; {_listed(only_tested)} {'is' if len(only_tested) == 1 else 'are'} scored on only "
+               "(evaluate_only: no run trains on it)" if only_tested else "") + ".")
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

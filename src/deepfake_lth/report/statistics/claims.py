@@ -9,7 +9,9 @@ upper end is at most 0, and is inconclusive otherwise. A family is one claim at 
 settings (report.statistics.multiplicity); a non-inferiority interval is taken at its family's
 Bonferroni level. A claim is not testable where the study lacks the runs, or where the dense model
 of its setting is at chance (report.statistics.chance). The difference is in test accuracy, the
-paper's metric.
+paper's metric, except for the generalization claim's: AUC on a dataset the model was not trained on (its
+scores at the 0.5 threshold mean little off the training distribution), in points (AUC × 100), not testable
+where the dense model did not learn its own dataset or ranks the unseen one's faces at chance.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from deepfake_lth.report.statistics.comparisons import (
     IMP_VS_AT_INIT, IMP_VS_ONESHOT, PAIRED, TICKET_VS_CONTROL, TICKET_VS_DENSE, TRANSFER_VS_DENSE, at_init_methods,
     imp_methods, oneshot_methods,
 )
+from deepfake_lth.report.statistics.generalization import BASELINE_AT_CHANCE, UNSEEN_VS_DENSE
 from deepfake_lth.report.statistics.intervals import Intervals
 from deepfake_lth.report.statistics.multiplicity import ALPHA, FAMILY, family_caption, family_level, family_sizes, holm
 from deepfake_lth.report.statistics.robustness import ROBUST_VS_DENSE
@@ -38,6 +41,7 @@ from deepfake_lth.report.tables.formats import Table
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_TESTABLE = "holds", "fails", "inconclusive", "not testable"
 NON_INFERIORITY, SUPERIORITY = "non-inferiority", "superiority"
+GENERALIZES = "ticket_generalizes"  # the claim whose Δ is AUC on unseen datasets, not accuracy
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ def claims() -> tuple[Claim, ...]:
         *(Claim(f"ticket_robust_{p.name}", f"Tickets at {{sparsity}} lose no more accuracy than the dense model to "
                 f"{p.label} ({{severity}}; beyond the paper)", ROBUST_VS_DENSE, NON_INFERIORITY,
                 perturbation=p.name) for p in all_perturbations()),
+        Claim(GENERALIZES, "Tickets at {sparsity} generalize as well as the dense model (AUC on unseen "
+              "datasets, in points; beyond the paper)", UNSEEN_VS_DENSE, NON_INFERIORITY),
     )
 
 
@@ -86,10 +92,10 @@ def verdict(test: str, low: float, high: float, margin: float, p: float = 0.0) -
 
 def claims_frame(comparisons: pd.DataFrame, frame: pd.DataFrame, params: dict, roles: Roles,
                  intervals: Intervals) -> pd.DataFrame:
-    """One row per claim x sparsity x dataset (or transfer pair) x model of the study, with its family's
-    Holm-adjusted p (`p_holm`), its interval at the family level and its verdict."""
+    """One row per claim x sparsity x dataset (or transfer pair, or trained-on x tested-on pair) x model of the
+    study, with its family's Holm-adjusted p (`p_holm`), its interval at the family level and its verdict."""
     margin = params["statistics"]["margin"]
-    settings = _settings(frame, params)
+    settings = _settings(frame, params, comparisons)
     at_chance = dense_at_chance(frame, intervals)
     strongest = strongest_severities(params["robustness"])
     rows = []
@@ -99,7 +105,7 @@ def claims_frame(comparisons: pd.DataFrame, frame: pd.DataFrame, params: dict, r
         if claim.perturbation and claim.perturbation not in strongest:
             continue  # ... or scores the perturbation
         for sparsity in SPARSITIES:
-            for source, dataset, model in settings[claim.comparison == TRANSFER_VS_DENSE]:
+            for source, dataset, model in settings.get(claim.comparison, settings[None]):
                 if claim.perturbation and model not in robustness_models(params):
                     continue
                 rows.append(_claim_row(claim, sparsity, source, dataset, model, comparisons, params, roles, margin,
@@ -127,11 +133,14 @@ def decide(claims: pd.DataFrame, margin: float) -> pd.DataFrame:
     return claims
 
 
-def _settings(frame, params) -> dict[bool, list[tuple]]:
-    """(source, dataset, model) of the in-domain runs (False; source None) and of the transfer pairs (True),
-    in params order."""
+def _settings(frame, params, comparisons) -> dict[str | None, list[tuple]]:
+    """(source, dataset, model) of the in-domain runs (None; source None), of the transfer pairs
+    (TRANSFER_VS_DENSE) and of the cells off the generalization diagonal scored (UNSEEN_VS_DENSE: trained on,
+    tested on, model), in params order."""
     own = frame[frame["stage"] != "transfer"][["dataset", "model"]].drop_duplicates()
     moved = frame[frame["stage"] == "transfer"][["source_dataset", "dataset", "model"]].drop_duplicates()
+    unseen = [] if comparisons.empty else comparisons[comparisons["comparison"] == UNSEEN_VS_DENSE][
+        ["source_dataset", "dataset", "model"]].drop_duplicates().itertuples(index=False, name=None)
     datasets, models = list(params.get("datasets", {})), list(params["models"])
 
     def rank(setting):
@@ -140,8 +149,9 @@ def _settings(frame, params) -> dict[bool, list[tuple]]:
         return (-1 if source is None else position(datasets, source), position(datasets, dataset),
                 position(models, model))
 
-    return {False: sorted(((None, d, m) for d, m in own.itertuples(index=False)), key=rank),
-            True: sorted(moved.itertuples(index=False, name=None), key=rank)}
+    return {None: sorted(((None, d, m) for d, m in own.itertuples(index=False)), key=rank),
+            TRANSFER_VS_DENSE: sorted(moved.itertuples(index=False, name=None), key=rank),
+            UNSEEN_VS_DENSE: sorted(unseen, key=rank)}
 
 
 def _ticket_method(params, comparison: str) -> str:
@@ -189,12 +199,23 @@ def _claim_row(claim: Claim, sparsity, source, dataset, model, comparisons, para
                 "ci_high": math.nan, "p_value": math.nan, "constant_predictions": "", PAIRED: None,
                 "verdict": NOT_TESTABLE, "note": why}
     found = hit.iloc[0]
-    chance = [at_chance[s] for s in ((dataset, model), (source, model)) if s in at_chance]
+    chance = [at_chance[s] for s in _baselines(claim, source, dataset, model) if s in at_chance]
+    baseline = found.get(BASELINE_AT_CHANCE)
+    if isinstance(baseline, str) and baseline:  # NaN in the comparisons of the other kinds
+        chance.append(baseline)
     constant = f"{found['constant_predictions']} predicts one class" if found["constant_predictions"] else ""
     return {**row, "comparison": f"{found['a']} − {found['b']}", "n_seeds": int(found["n_seeds"]),
             "delta_pct": found["delta_accuracy_pct"], "ci_low": found["ci_low"], "ci_high": found["ci_high"],
             "p_value": found["p_value"], "constant_predictions": found["constant_predictions"], PAIRED: found[PAIRED],
             "verdict": NOT_TESTABLE if chance else INCONCLUSIVE, "note": "; ".join([*chance, constant] if constant else chance)}
+
+
+def _baselines(claim: Claim, source, dataset, model) -> tuple[tuple, ...]:
+    """The in-domain settings (dataset, model) whose dense model must have learned for the claim to be testable:
+    the setting's and the source's; for a claim on an unseen dataset, the dataset trained on alone."""
+    if claim.comparison == UNSEEN_VS_DENSE:
+        return ((source, model),)
+    return ((dataset, model), (source, model))
 
 
 def _untestable(claim: Claim, level: int, params) -> str | None:
@@ -211,6 +232,8 @@ def _untestable(claim: Claim, level: int, params) -> str | None:
         return "no transfer at this sparsity (transfer.sparsities)"
     if claim.comparison == ROBUST_VS_DENSE and level not in control_levels(params):
         return "robustness is scored at the controls' sparsities only (pruning.controls.sparsities)"
+    if claim.comparison == UNSEEN_VS_DENSE and level not in control_levels(params):
+        return "generalization is scored at the controls' sparsities only (pruning.controls.sparsities)"
     return None
 
 
@@ -247,8 +270,8 @@ def claims_table(claims: pd.DataFrame, margin: float) -> Table | None:
         "model": claims["model"].map(model_label),
         "comparison (a − b)": claims["comparison"],
         "seeds": claims["n_seeds"],
-        "Δ accuracy (points) [95% CI]": [signed_interval(d, lo, hi) for d, lo, hi in
-                                         zip(claims["delta_pct"], claims["ci_low"], claims["ci_high"])],
+        "Δ (points) [95% CI]": [signed_interval(d, lo, hi) for d, lo, hi in
+                                zip(claims["delta_pct"], claims["ci_low"], claims["ci_high"])],
         "family interval": [MISSING if math.isnan(level) or math.isnan(lo) else f"[{lo:.2f}, {hi:.2f}] at {100 * level:.2f}%"
                             for lo, hi, level in zip(claims["family_ci_low"], claims["family_ci_high"],
                                                      claims["family_level"])],

@@ -99,7 +99,7 @@ def claims_summary_table(summary: pd.DataFrame) -> Table | None:
         "test": summary["test"],
         "settings": summary["n_settings"],
         "seeds": summary["n_seeds"],
-        f"mean Δ accuracy (points) [{100 * level:.2f}% CI]": [
+        f"mean Δ (points) [{100 * level:.2f}% CI]": [
             MISSING if math.isnan(d) else f"{signed(d)} [{lo:.2f}, {hi:.2f}]"
             for d, lo, hi in zip(summary["delta_pct"], summary["ci_low"], summary["ci_high"])],
         "a wins (settings x seeds)": summary["win_rate"].map(lambda v: MISSING if math.isnan(v) else f"{100 * v:.0f}%"),
