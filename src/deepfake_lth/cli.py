@@ -89,6 +89,13 @@ def _cmd_conditions(params, args):
     run_conditions(params, args.dataset, args.model, args.seed)
 
 
+def _cmd_deploy(params, args):
+    from deepfake_lth.deployment.deploy import run_deployment
+
+    phases.mark("imports")
+    run_deployment(params, args.dataset, args.model, args.seed)
+
+
 def _cmd_report(params, args):
     from deepfake_lth.report.build import build_report
 
@@ -197,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p = command("conditions", _cmd_conditions, "score a setting's dense run and its runs at the controls' levels "
                 "under perturbation and on other datasets (robustness.csv, generalization.csv beside each)", RESULTS)
+    p.add_argument("--dataset", required=True)
+    run_args(p)
+    p = command("deploy", _cmd_deploy, "measure a setting's dense run and its runs at the controls' levels as "
+                "deployed: parameters, MACs, bytes, CPU latency in PyTorch and ONNX Runtime (deployment.csv)", RESULTS)
     p.add_argument("--dataset", required=True)
     run_args(p)
     command("report", _cmd_report, "tables, figures and report.md from the metrics files", RESULTS)

@@ -305,6 +305,12 @@ def conditions_models(params: dict) -> list[str]:
     return [model for model in params["models"] if model in robust or model in generalization_models(params)]
 
 
+def deployment_models(params: dict) -> list[str]:
+    """The models of the study the deploy stage measures (deployment.models; absent: every one)."""
+    chosen = params["deployment"].get("models", params["models"])
+    return [model for model in params["models"] if model in chosen]
+
+
 def conditions_files(params: dict) -> list[str]:
     """The files a conditions job writes beside each scored run: robustness.csv when perturbations are
     configured, generalization.csv when other datasets are; the same for every job (a model outside

@@ -28,8 +28,12 @@ GRADCAM_KEYS = ("gradcam", "normalization", "seeds", "faces.image_size", "prunin
 CONDITIONS_KEYS = ("robustness", "generalization", "normalization", "faces.image_size", "torch_threads", "training.batch_size",
                    "training.precision", "training.channels_last", "training.compile", "pruning.methods",
                    "pruning.controls", "pruning.rate", "pruning.rate_of", "pruning.levels")
+# The deploy stage measures the runs the conditions stage scores, in fp32 on the CPU.
+DEPLOY_KEYS = ("deployment", "faces.image_size", "pruning.methods", "pruning.controls", "pruning.rate",
+               "pruning.rate_of", "pruning.levels", "pruning.prune_output_layer")
 REPORT_KEYS = ("report", "statistics", "datasets", "transfer", "pruning", "training", "seeds", "models", "robustness",
-               "generalization")
+               "generalization", "deployment")
+ALL_CORES = 1024  # a job's threads: Snakemake caps them at --cores, so the job runs with nothing beside it
 LEVEL_WILDCARDS = ("dataset", "model", "seed", "method", "level")
 
 
@@ -101,6 +105,9 @@ KINDS: dict[str, JobKind] = {kind.rule: kind for kind in (  # upstream first
             lambda params, *setting: paths.conditions_outputs(params, *setting, scored_runs(params),
                                                               conditions_files(params)),
             "deepfake_lth.conditions.scoring", CONDITIONS_KEYS, torch=True),
+    JobKind("deploy", "Measuring what {wildcards.model} (seed {wildcards.seed}) of {wildcards.dataset} and its "
+            "tickets cost when deployed", ("dataset", "model", "seed"), paths.deployment_outputs,
+            "deepfake_lth.deployment.deploy", DEPLOY_KEYS, threads=ALL_CORES, runtime=120),
     JobKind("report", "Building the tables, figures and report", (), paths.report_outputs,
             "deepfake_lth.report.build", REPORT_KEYS, mem_mb=2000, runtime=30),
     JobKind("report_page", "Writing the HTML report's description page", (), paths.report_page_outputs,

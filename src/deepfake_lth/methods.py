@@ -19,9 +19,12 @@ from typing import Callable, Iterator
 
 # The families: which rule runs a level and how the report compares it. Pruning at initialisation
 # prunes θ0 in one step, like one-shot prunes the trained weights, so one rule runs both.
+# Structured pruning removes whole channels level by level as IMP removes weights, so IMP's rule runs it.
 DENSE, IMP, ONESHOT, AT_INIT, CONTROL = "dense", "imp", "oneshot", "at_init", "control"
-FAMILY_RULES = {IMP: "prune_imp", ONESHOT: "prune_oneshot", AT_INIT: "prune_oneshot", CONTROL: "prune_control"}
-TICKET_FAMILIES = (IMP, ONESHOT)  # run at every level: their tickets are controlled, transferred, explained
+STRUCTURED = "structured"
+FAMILY_RULES = {IMP: "prune_imp", STRUCTURED: "prune_imp", ONESHOT: "prune_oneshot", AT_INIT: "prune_oneshot",
+                CONTROL: "prune_control"}
+TICKET_FAMILIES = (IMP, STRUCTURED, ONESHOT)  # run at every level: their tickets are controlled, transferred, explained
 
 # What a level may read besides its faces; the stage table resolves each word to files.
 PREVIOUS = "previous"  # the trained weights and mask of level L-1 of the same method (level 1: the dense run)
@@ -62,7 +65,12 @@ class Method:
     @property
     def prunes(self) -> bool:
         """Makes its own mask (named in pruning.methods)."""
-        return self.family in (IMP, ONESHOT, AT_INIT)
+        return self.family in (IMP, STRUCTURED, ONESHOT, AT_INIT)
+
+    @property
+    def structured(self) -> bool:
+        """Prunes whole channels: its removed channels' biases and BatchNorm entries are held at zero too."""
+        return self.family == STRUCTURED
 
     @property
     def every_level(self) -> bool:
@@ -71,7 +79,8 @@ class Method:
 
     @property
     def iterative(self) -> bool:
-        return self.family == IMP
+        """Prunes level L from level L-1 (IMP's way)."""
+        return self.family in (IMP, STRUCTURED)
 
     @property
     def rule(self) -> str:
@@ -107,6 +116,9 @@ _REGISTRY: dict[str, Method] = {m.name: m for m in (  # report order
            "deepfake_lth.lottery.runner:pruned_ticket", scope="local", defaults=("pruning.methods",)),
     Method("oneshot", "one-shot", ONESHOT, Style(_PALETTE[2], "^"), (TRAINED, REWIND),
            "deepfake_lth.lottery.runner:pruned_ticket", defaults=("pruning.methods", "transfer.methods")),
+    Method("channel", "channel (L1)", STRUCTURED, Style("#949494", "v", "-."), (PREVIOUS, REWIND),
+           "deepfake_lth.lottery.channels:channel_ticket", scope="channel",
+           description="removes whole channels of least L1 norm, level by level, rewound as IMP is"),
     Method("snip", "SNIP", AT_INIT, Style(_PALETTE[5], "P", ":"), (), "deepfake_lth.lottery.at_init:snip_ticket"),
     Method("grasp", "GraSP", AT_INIT, Style("#8C564B", "*", ":"), (), "deepfake_lth.lottery.at_init:grasp_ticket"),
     Method("synflow", "SynFlow", AT_INIT, Style("#7F7F7F", "h", ":"), (), "deepfake_lth.lottery.at_init:synflow_ticket"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from deepfake_lth import methods
 from deepfake_lth.adapters import adapter_names, adapter_spec
 from deepfake_lth.config import (
-    derived_splits, enabled_datasets, generalization_datasets, gradcam_models, lookup, pruning_levels,
+    deployment_models, derived_splits, enabled_datasets, generalization_datasets, gradcam_models, lookup, pruning_levels,
     robustness_models, sparsity_at_level, transfer_pairs,
 )
 from deepfake_lth.data.manipulations import KNOWN, dataset_methods, is_tree, tree_methods
@@ -38,6 +38,7 @@ def _check_references(params: dict, source: str) -> None:
         ("gradcam.models", gradcam["models"], "model", model_names()),
         ("robustness.models", params["robustness"].get("models", []), "model", model_names()),
         ("generalization.models", params["generalization"].get("models", []), "model", model_names()),
+        ("deployment.models", params["deployment"].get("models", []), "model", model_names()),
         ("generalization.datasets", params["generalization"].get("datasets", []), "dataset", sorted(params["datasets"])),
         ("model_weights", params["model_weights"], "model", model_names()),
         ("pruning.methods", params["pruning"]["methods"], "pruning method", methods.pruning_methods()),
@@ -100,7 +101,9 @@ def study_warnings(params: dict, source: str) -> list[str]:
                                      robustness_models(params), "robustness"),
                                     ("generalization.models", params["generalization"].get("models", []),
                                      [m for m in params["models"] if m in params["generalization"].get("models", [])],
-                                     "generalization")):
+                                     "generalization"),
+                                    ("deployment.models", params["deployment"].get("models", []),
+                                     deployment_models(params), "deployment")):
         left_out = [model for model in chosen if model not in done]
         if left_out:
             warnings.append(f"{source}: key '{key}': {', '.join(left_out)} not in models "

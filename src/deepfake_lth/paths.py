@@ -17,6 +17,7 @@ LEVEL_FILES = {"mask": "mask.pt", "final": "final.pt", "metrics": "metrics.json"
 RESUME_FILE = "resume.pt"  # beside a run's outputs while it trains (not a stage output)
 ROBUSTNESS_FILE = "robustness.csv"  # beside a scored run's metrics.json (the conditions stage)
 GENERALIZATION_FILE = "generalization.csv"  # beside it too: its scores on every tested dataset's test faces
+DEPLOYMENT_FILE = "deployment.csv"  # in a setting's folder, beside its runs: their sizes and latencies (deploy stage)
 PARTS_FOLDER = "_parts"  # data/faces/_parts/<tree>/<part>/: one part (originals, a method) of an FF++ tree
 GRADCAM_FILES = {"record": "gradcam.json", "png": "gradcam.png", "pdf": "gradcam.pdf"}
 
@@ -111,6 +112,11 @@ def conditions_outputs(params, dataset, model, seed, scored: list[tuple[str, int
             (dense_dir(params, dataset, model, seed) if level == 0
              else level_dir(params, dataset, model, seed, method, level)) / file
             for file in files for method, level in scored}
+
+
+def deployment_outputs(params, dataset, model, seed) -> dict:
+    """The setting's deployment.csv, in its folder beside dense/ and the methods' folders."""
+    return {"deployment": run_dir(params, dataset, model, seed) / DEPLOYMENT_FILE}
 
 
 def report_outputs(params) -> dict:

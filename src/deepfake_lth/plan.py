@@ -15,7 +15,7 @@ from pathlib import Path
 from deepfake_lth import methods, paths, stages
 from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.config import (
-    control_levels, derived_splits, enabled_datasets, generalization_datasets, generalization_models,
+    control_levels, deployment_models, derived_splits, enabled_datasets, generalization_datasets, generalization_models,
     gradcam_levels, gradcam_models, pruning_levels, robustness_models, scored_runs, sparsity_at_level,
     synthetic_datasets, transfer_levels, tree_of, tree_parts,
 )
@@ -146,6 +146,20 @@ def robustness_lines(params: dict) -> list[str]:
          "forward or backward passes per attacked face"]
 
 
+def deployment_lines(params: dict) -> list[str]:
+    """What the deploy stage measures: the runs of each setting, and the networks it times (the dense one,
+    which every unstructured ticket shares, and each structured ticket shrunk)."""
+    models = deployment_models(params)
+    if not models:
+        return []
+    scored = scored_runs(params)
+    shrunk = sum(1 for method, level in scored if level and methods.method(method).structured)
+    return ["", f"deployment (deploy stage): {', '.join(models)}; {len(scored)} runs per dataset, model and seed "
+                f"measured (parameters, MACs, bytes), {1 + shrunk} networks timed (the dense one and each channel "
+                "ticket shrunk), each in PyTorch and ONNX Runtime on one thread and on all cores, at batch 1 and 32, "
+                f"{params['deployment']['min_run_time']:g} s a timing; the job takes every core"]
+
+
 def generalization_lines(params: dict) -> list[str]:
     """What the conditions stage scores across datasets: the runs of each setting on every tested dataset's
     test faces, and the FF++-layout trees whose parts (originals, methods) are extracted once for their views."""
@@ -219,7 +233,7 @@ def study_plan(params: dict, source: str) -> str:
     lines += ["", f"jobs per stage; training work = training faces x max_epochs ({training['max_epochs']}, "
                   f"patience {training['patience']}: early stopping ends most runs sooner)"]
     lines += format_table(["stage", "jobs", "face-epochs (at most)"], stage_rows(params, jobs, faces))
-    lines += robustness_lines(params) + generalization_lines(params)
+    lines += robustness_lines(params) + generalization_lines(params) + deployment_lines(params)
     warnings = [f"dataset '{name}': root {root} not found" for name, root in missing_roots(params)]
     warnings += study_warnings(params, source) + collapse_warnings(jobs)
     if warnings:

@@ -20,7 +20,7 @@ from deepfake_lth import code_deps, methods, paths
 from deepfake_lth.adapters import adapter_spec
 from deepfake_lth.conditions.perturbations import configured
 from deepfake_lth.config import (
-    VIEW_KEYS, check_demo_roots, conditions_models, control_levels, dataset_params, enabled_datasets,
+    VIEW_KEYS, check_demo_roots, conditions_models, control_levels, dataset_params, deployment_models, enabled_datasets,
     generalization_datasets, generalization_models, gradcam_levels, gradcam_models, lookup, pruning_levels,
     robustness_models, runs, scored_runs, study_datasets, synthetic_datasets, transfer_levels, transfer_pairs,
     tree_of, tree_parts,
@@ -219,18 +219,33 @@ def conditions_job(params, dataset, model, seed) -> Job:
     its final weights and (a level) its mask, scored on the test faces under every configured perturbation
     and on the test faces of every dataset of generalization.datasets."""
     _check_run(params, dataset)
-    scored = [paths.dense_outputs(params, dataset, model, seed) if level == 0
-              else paths.level_outputs(params, dataset, model, seed, method, level)
-              for method, level in scored_runs(params)]
     tested = generalization_datasets(params) if model in generalization_models(params) else []
-    inputs = {"faces": paths.face_store_dir(params, dataset), "weights": tuple(run["final"] for run in scored),
-              "masks": tuple(run["mask"] for run in scored if "mask" in run),
+    inputs = {"faces": paths.face_store_dir(params, dataset), **scored_checkpoints(params, dataset, model, seed),
               "tested": tuple(paths.face_store_dir(params, d) for d in tested if d != dataset)}
     perturbed = configured(params["robustness"]) if model in robustness_models(params) else []
     return _job(params, "conditions", f"conditions-{dataset}-{model}-s{seed}",
                 {"dataset": dataset, "model": model, "seed": seed},
                 ["conditions", "--dataset", dataset, "--model", model, "--seed", seed], inputs, [dataset],
                 weights_keys(params, model), [model_spec(model).module, *dict.fromkeys(p.module for p, _ in perturbed)])
+
+
+def scored_checkpoints(params, dataset, model, seed) -> dict:
+    """The final weights of the setting's scored runs (config.scored_runs), and the masks of its levels."""
+    scored = [paths.dense_outputs(params, dataset, model, seed) if level == 0
+              else paths.level_outputs(params, dataset, model, seed, method, level)
+              for method, level in scored_runs(params)]
+    return {"weights": tuple(run["final"] for run in scored), "masks": tuple(run["mask"] for run in scored if "mask" in run)}
+
+
+def deploy_job(params, dataset, model, seed) -> Job:
+    """The setting's scored runs (config.scored_runs) as deployed: measured and timed on the CPU."""
+    _check_run(params, dataset)
+    return _job(params, "deploy", f"deploy-{dataset}-{model}-s{seed}", {"dataset": dataset, "model": model, "seed": seed},
+                ["deploy", "--dataset", dataset, "--model", model, "--seed", seed],
+                scored_checkpoints(params, dataset, model, seed), [], weights_keys(params, model),
+                [model_spec(model).module, *dict.fromkeys(methods.method(m).make_ticket_module
+                                                          for m, level in scored_runs(params) if level
+                                                          and methods.method(m).structured)])
 
 
 def report_job(params, jobs: list[Job]) -> Job:
@@ -244,7 +259,8 @@ def report_job(params, jobs: list[Job]) -> Job:
               "gradcam": tuple(o["record"] for o in gradcam), "gradcam_grids": tuple(o["png"] for o in gradcam),
               "masks": overlap_masks(params),
               "robustness": tuple(path for path in scored if path.name == paths.ROBUSTNESS_FILE),
-              "generalization": tuple(path for path in scored if path.name == paths.GENERALIZATION_FILE)}
+              "generalization": tuple(path for path in scored if path.name == paths.GENERALIZATION_FILE),
+              "deployment": tuple(job.outputs["deployment"] for job in jobs if job.rule == "deploy")}
     return _job(params, "report", "report", {}, ["report"], inputs)
 
 
@@ -274,6 +290,7 @@ def study(params: dict) -> list[Job]:
                          for m in params["transfer"]["methods"] for L in transfer_levels(params)]
     jobs += [gradcam_job(params, d, m) for d in study_datasets(params) for m in gradcam_models(params)]
     jobs += [conditions_job(params, *run) for run in runs(params) if run[1] in conditions_models(params)]
+    jobs += [deploy_job(params, *run) for run in runs(params) if run[1] in deployment_models(params)]
     return jobs + [report_job(params, jobs)]
 
 

@@ -13,7 +13,7 @@ from torch import nn
 from deepfake_lth import methods, phases, stages
 from deepfake_lth.io import save_tensors
 from deepfake_lth.lottery.rewinding import rewind_weights
-from deepfake_lth.lottery.runner import check_level, require_inputs
+from deepfake_lth.lottery.runner import check_level, held_zero, require_inputs
 from deepfake_lth.models.masking import Mask, load_mask
 from deepfake_lth.models.registry import prunable_parameter_names
 from deepfake_lth.training.inputs import RunIdentity, load_face_splits
@@ -21,11 +21,13 @@ from deepfake_lth.training.run import new_model, train_run
 
 
 def source_ticket(params: dict, job: stages.Job, net: nn.Module) -> tuple[Mask, dict]:
-    """The transfer job's source mask and the state it rewinds to (masked weights zero), checked against `net`."""
+    """The transfer job's source mask and the state it rewinds to (masked weights zero, and the companions of
+    a structured ticket's removed channels), checked against `net`."""
     require_inputs(job)
     names = prunable_parameter_names(net, params["pruning"]["prune_output_layer"])
     mask = load_mask(job.inputs["mask"], net, names)
-    return mask, rewind_weights(job.inputs["rewind"], net, mask)
+    held = held_zero(params, job.wildcards["method"], net, params["faces"]["image_size"], mask)
+    return mask, rewind_weights(job.inputs["rewind"], net, {**mask, **(held or {})})
 
 
 def run_transfer(params: dict, source: str, target: str, model: str, seed: int, method: str, level: int) -> dict:
@@ -43,4 +45,5 @@ def run_transfer(params: dict, source: str, target: str, model: str, seed: int, 
     phases.mark("writes")
     identity = RunIdentity(stage="transfer", dataset=target, model=model, seed=seed, method=method,
                            level=level, source_dataset=source)
-    return train_run(params, identity, net, splits, job.outputs, mask=mask)
+    return train_run(params, identity, net, splits, job.outputs, mask=mask,
+                     held_zero=held_zero(params, method, net, splits.image_size, mask))

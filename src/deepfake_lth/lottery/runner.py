@@ -96,4 +96,15 @@ def run_level(params: dict, dataset: str, model: str, seed: int, method: str, le
     save_tensors(job.outputs["mask"], mask)
     phases.mark("writes")
     identity = RunIdentity(stage="prune", dataset=dataset, model=model, seed=seed, method=method, level=level)
-    return train_run(params, identity, net, splits, job.outputs, mask=mask)
+    return train_run(params, identity, net, splits, job.outputs, mask=mask,
+                     held_zero=held_zero(params, method, net, splits.image_size, mask))
+
+
+def held_zero(params: dict, method: str, net: nn.Module, image_size: int, mask: Mask) -> Mask | None:
+    """What a ticket of `method` holds at zero beside its mask: a structured method's removed channels'
+    biases and BatchNorm entries (lottery/channels.py); nothing for the others."""
+    if not methods.method(method).structured:
+        return None
+    from deepfake_lth.lottery.channels import held_at_zero
+
+    return held_at_zero(net, image_size, prunable_parameter_names(net, params["pruning"]["prune_output_layer"]), mask)

@@ -15,16 +15,21 @@ from deepfake_lth.report import paper
 from deepfake_lth.report.anatomy.ticket_anatomy import Anatomy
 from deepfake_lth.report.collect import collect_gradcam, collect_metrics, sort_report_inputs
 from deepfake_lth.report.document import catalog
-from deepfake_lth.report.document.report_md import generalization_section, render_report, robustness_section
+from deepfake_lth.report.document.report_md import (
+    deployment_section, generalization_section, render_report, robustness_section,
+)
 from deepfake_lth.report.figures import study_figures as plots
+from deepfake_lth.report.figures.deployment_figures import deployment_figure
 from deepfake_lth.report.figures.generalization_figures import generalization_figure
 from deepfake_lth.report.figures.plotting import band_note
 from deepfake_lth.report.figures.robustness_figures import robustness_figure
 from deepfake_lth.report.roles import Roles, data_kind, dataset_roles
+from deepfake_lth.report.statistics.deployment import Deployment
 from deepfake_lth.report.statistics.generalization import Generalization, generalization_comparisons
 from deepfake_lth.report.statistics.intervals import Intervals, add_run_intervals, study_intervals
 from deepfake_lth.report.statistics.robustness import Robustness, claim_comparisons
 from deepfake_lth.report.summary import in_domain, ordered, sort_rows
+from deepfake_lth.report.tables.deployment_table import deployment_table
 from deepfake_lth.report.tables.formats import to_html, write_table
 from deepfake_lth.report.tables.generalization_table import generalization_table
 from deepfake_lth.report.tables.robustness_table import robustness_table
@@ -47,8 +52,9 @@ def build_report(params: dict) -> dict:
     """Write every table (CSV, Markdown, LaTeX) into results/tables/, every figure (params
     report.formats) into results/figures/, and results/report.md; return the written paths.
 
-    Reads exactly the metrics.json and gradcam.json files (with the grid image beside each) of the
-    study params declares: its report job's inputs in the stage table. Declared files not yet made
+    Reads exactly the metrics.json and gradcam.json files (with the grid image beside each), and the
+    robustness, generalization and deployment files, of the study params declares: its report job's inputs
+    in the stage table. Declared files not yet made
     and undeclared result files left on disk are named in report.md and read by nothing. Raises
     InputError when no declared metrics file exists. Each folder is replaced whole, figures last.
     """
@@ -65,12 +71,14 @@ def build_report(params: dict) -> dict:
     anatomy = Anatomy.of(frame, params)
     robustness = Robustness.of(intervals, in_domain(frame), inputs.robustness)
     generalization = Generalization.of(intervals, in_domain(frame), inputs.generalization)
+    deployment = Deployment.of(intervals, in_domain(frame), inputs.deployment)
     more_comparisons = [c for c in (claim_comparisons(robustness.pooled, params),
                                     generalization_comparisons(generalization.pooled)) if not c.empty]
     tables = build_tables(frame, records, params, roles, intervals,
                           pd.concat(more_comparisons, ignore_index=True) if more_comparisons else None)
     tables += anatomy.tables() + [t for t in [robustness_table(robustness.per_seed, robustness.pooled, params),
-                                              generalization_table(generalization, params)] if t]
+                                              generalization_table(generalization, params),
+                                              deployment_table(deployment, params)] if t]
     log.info("%d metrics files, %d Grad-CAM records, %d tables; %d declared files not found, %d undeclared ignored",
              len(frame), len(records), len(tables), len(inputs.missing), len(inputs.ignored))
     for mask in inputs.damaged:
@@ -81,11 +89,13 @@ def build_report(params: dict) -> dict:
             write_table(table, folder)
         write_runs_csv(frame, params, folder / RUNS_CSV)
     with atomic_dir(outputs["figures"]) as folder:
-        figures = draw_figures(frame, records, params, roles, folder, intervals, anatomy, robustness, generalization)
+        figures = draw_figures(frame, records, params, roles, folder, intervals, anatomy, robustness, generalization,
+                               deployment)
         with atomic_path(outputs["report"]) as tmp:
             tmp.write_text(render_report(params, frame, records, tables, figures, roles, inputs, intervals,
                                          anatomy.section(), robustness_section(robustness, params),
-                                         generalization_section(generalization, params)))
+                                         generalization_section(generalization, params),
+                                         deployment_section(deployment)))
     return {
         "tables": sorted(str(p) for p in outputs["tables"].iterdir()),
         "figures": sorted(str(p) for p in outputs["figures"].iterdir()),
@@ -103,7 +113,8 @@ def write_runs_csv(frame: pd.DataFrame, params: dict, path: Path) -> None:
 
 def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: Intervals,
                  anatomy: Anatomy | None = None, robustness: Robustness | None = None,
-                 generalization: Generalization | None = None) -> dict[str, dict]:
+                 generalization: Generalization | None = None,
+                 deployment: Deployment | None = None) -> dict[str, dict]:
     """Draw every figure the results allow into `folder`; map figure name -> {caption, files (relative
     to results/)}, in report order."""
     formats = params.get("report", {}).get("formats", ["png", "pdf"])
@@ -130,6 +141,11 @@ def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: 
         drawn.append((catalog.generalization_figure_name(model), catalog.generalization_caption(model),
                       lambda m=model: generalization_figure(generalization.pooled, m, ticket,
                                                             list(params.get("datasets", {})), subtitle)))
+    for model in deployment.models() if deployment is not None else []:
+        drawn.append((catalog.deployment_figure_name(model), catalog.deployment_caption(model),
+                      lambda m=model: deployment_figure(deployment.at(*catalog.DEPLOYMENT_TIMING), m,
+                                                        list(params.get("datasets", {})), catalog.DEPLOYMENT_TIMING,
+                                                        subtitle, band_note(deployment.per_seed))))
     written = {}
     for name, caption, draw in drawn:
         figure = draw()

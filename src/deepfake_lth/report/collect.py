@@ -34,6 +34,7 @@ class ReportInputs:
     ignored: list[Path]  # result files under results/ that the declared study does not contain
     robustness: dict[Path, Path] = field(default_factory=dict)  # a scored run's metrics.json -> its robustness.csv
     generalization: dict[Path, Path] = field(default_factory=dict)  # a scored run's metrics.json -> its generalization.csv
+    deployment: list[Path] = field(default_factory=list)  # declared deployment.csv files (one per setting) that exist
 
 
 def sort_report_inputs(job, on_disk: list[Path]) -> ReportInputs:
@@ -42,6 +43,7 @@ def sort_report_inputs(job, on_disk: list[Path]) -> ReportInputs:
     declared_metrics, declared_gradcam = list(job.inputs["metrics"]), list(job.inputs["gradcam"])
     declared_robustness = list(map(Path, job.inputs["robustness"]))
     declared_generalization = list(map(Path, job.inputs["generalization"]))
+    declared_deployment = list(map(Path, job.inputs.get("deployment", ())))
     declared = {Path(p) for p in declared_metrics + declared_gradcam}
     made = [p for p in declared_metrics if p.is_file()]
     made_runs = {Path(p).parent for p in made}
@@ -50,12 +52,13 @@ def sort_report_inputs(job, on_disk: list[Path]) -> ReportInputs:
         predictions=dict(zip(map(Path, declared_metrics), map(Path, job.inputs["predictions"]))),
         gradcam=[p for p in declared_gradcam if p.is_file()],
         missing=[p for p in declared_metrics + declared_gradcam + declared_robustness + declared_generalization
-                 if not p.is_file()],
+                 + declared_deployment if not p.is_file()],
         damaged=[mask for mask in map(Path, job.inputs["masks"]) if mask.parent in made_runs and not mask.is_file()],
         ignored=sorted(p for p in on_disk if p not in declared),
         robustness={path.with_name(LEVEL_FILES["metrics"]): path for path in declared_robustness if path.is_file()},
         generalization={path.with_name(LEVEL_FILES["metrics"]): path for path in declared_generalization
                         if path.is_file()},
+        deployment=[path for path in declared_deployment if path.is_file()],
     )
 
 

@@ -67,7 +67,7 @@ class _Fit:
     """One training run's state: model, optimiser, mask keeper, batch feeds, progress and best weights."""
 
     def __init__(self, params, identity: RunIdentity, model: nn.Module, splits: FaceSplits, outputs: dict,
-                 mask: Mask | None, dense_checkpoints: DenseCheckpoints | None):
+                 mask: Mask | None, dense_checkpoints: DenseCheckpoints | None, held_zero: Mask | None = None):
         self.params, self.identity, self.splits = params, identity, splits
         self.training = params["training"]
         self.device = choose_device(params["device"])
@@ -84,7 +84,7 @@ class _Fit:
         reset_peak_memory(self.device)
         self.model = prepare_model(model, self.execution, self.device)
         self.forward = Forward(self.model, self.execution, self.device)
-        self.keeper = MaskKeeper(self.model, self.mask)
+        self.keeper = MaskKeeper(self.model, {**self.mask, **(held_zero or {})})
         self.keeper.zero_weights()
         self.optimizer = make_optimizer(self.model, self.training)
         self.progress, self.best_state = Progress(), None
@@ -186,15 +186,16 @@ class _Fit:
 
 def train_run(params: dict, identity: RunIdentity, model: nn.Module, splits: FaceSplits, outputs: dict,
               mask: Mask | None = None, dense_checkpoints: DenseCheckpoints | None = None,
-              on_epoch_end: Callable[[int], None] | None = None) -> dict:
-    """Train `model` (already holding its start weights) under `mask` (None: dense); write the job's
+              on_epoch_end: Callable[[int], None] | None = None, held_zero: Mask | None = None) -> dict:
+    """Train `model` (already holding its start weights) under `mask` (None: dense), with the tensor entries
+    `held_zero` marks False (a channel ticket's biases and BatchNorm entries) kept at zero too; write the job's
     `outputs` "final", "history", "predictions" and "metrics" (final.pt, history.csv, predictions.csv,
     metrics.json) and return the metrics as written (MetricsRecord.to_dict).
 
     Resumes from resume.pt beside them when an interrupted run of the same inputs left it.
     `on_epoch_end(epoch)` is called after each epoch's resume checkpoint is written.
     """
-    fit = _Fit(params, identity, model, splits, outputs, mask, dense_checkpoints)
+    fit = _Fit(params, identity, model, splits, outputs, mask, dense_checkpoints, held_zero)
     phases.mark("store")  # the faces ready for training (on the device when resident)
     fit.start()
     phases.mark("writes")

@@ -23,14 +23,19 @@ GRADCAM_CAPTION = "Fig. 3: Grad-CAM of the dense model and its tickets"
 RUNS_TABLE = "accuracy_vs_sparsity"  # tables/accuracy_vs_sparsity.csv: one row per run, the data of `dvc plots`
 RUNS_TITLE = "Every in-domain run, one row per metrics file"
 
-TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, GENERALIZATION, PAPER, STUDY = (
+TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, GENERALIZATION, DEPLOYMENT, PAPER, STUDY = (
     "Lottery tickets (dense, IMP, one-shot, controls)", "Anatomy of a ticket (layers, overlap)", "Transfer",
     "Grad-CAM", "Robustness (perturbations, attacks)", "Generalization (unseen datasets and manipulations)",
-    "The paper beside ours", "Study",
+    "Deployment (size, latency)", "The paper beside ours", "Study",
 )
-CATEGORIES = (PAPER, TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, GENERALIZATION, STUDY)  # in reading order
+CATEGORIES = (PAPER, TICKETS, ANATOMY, TRANSFER, GRADCAM, ROBUSTNESS, GENERALIZATION, DEPLOYMENT,
+              STUDY)  # in reading order
 ROBUSTNESS_FIGURE, ROBUSTNESS_TABLE = "fig_robustness", "robustness"  # one figure per dataset: fig_robustness_<dataset>
 GENERALIZATION_FIGURE, GENERALIZATION_TABLE = "fig_generalization", "generalization"  # one figure per model
+DEPLOYMENT_FIGURE, DEPLOYMENT_TABLE = "fig_deployment", "deployment"  # one figure per model
+# The timing the deployment figure and report.md's account read (runtime, threads): one core, as a small detector
+# is deployed; tables/deployment has every runtime and thread count.
+DEPLOYMENT_TIMING = ("onnxruntime", 1)
 # Beyond the paper, one figure per model: <name>_<model>
 LAYER_FIGURE, OVERLAP_FIGURE, OVERLAP_TABLE = "fig_layer_sparsity", "fig_mask_overlap", "mask_overlap"
 PER_MODEL_FIGURES = {LAYER_FIGURE: "Where each method prunes, layer by layer",
@@ -38,6 +43,7 @@ PER_MODEL_FIGURES = {LAYER_FIGURE: "Where each method prunes, layer by layer",
 EVERYTHING = "All datasets and models"
 # Tables by name prefix (the tables' names are fixed by tables/run_tables.py; transfer and Grad-CAM by role below).
 TABLE_CATEGORY = {OVERLAP_TABLE: ANATOMY, ROBUSTNESS_TABLE: ROBUSTNESS, GENERALIZATION_TABLE: GENERALIZATION,
+                  DEPLOYMENT_TABLE: DEPLOYMENT,
                   "table1_": TICKETS, "table2_": TICKETS, "table3_": TICKETS, "table6_": TICKETS, RUNS_TABLE: TICKETS,
                   "comparisons": TICKETS, "claims": PAPER, "table5_": PAPER, "table7_": GRADCAM}
 TRANSFER_TABLE = "table4_transfer_"
@@ -73,6 +79,16 @@ def generalization_caption(model: str) -> str:
     return f"Generalization: AUC on each dataset's test faces, dense against its ticket ({model_label(model)})"
 
 
+def deployment_figure_name(model: str) -> str:
+    return f"{DEPLOYMENT_FIGURE}_{model}"
+
+
+def deployment_caption(model: str) -> str:
+    runtime, threads = DEPLOYMENT_TIMING
+    return (f"Deployment: test accuracy against latency (batch 1, {runtime}, {threads} thread"
+            f"{'' if threads == 1 else 's'}) and against size on disk, compressed ({model_label(model)})")
+
+
 def gradcam_figure_name(dataset: str, model: str) -> str:
     return f"{GRADCAM_FIGURE}_{dataset}_{model}"
 
@@ -104,6 +120,8 @@ def placement(name: str) -> tuple[str, str]:
         return ROBUSTNESS, name[len(ROBUSTNESS_FIGURE) + 1:]
     if name.startswith(GENERALIZATION_FIGURE + "_"):
         return GENERALIZATION, model_label(name[len(GENERALIZATION_FIGURE) + 1:])
+    if name.startswith(DEPLOYMENT_FIGURE + "_"):
+        return DEPLOYMENT, model_label(name[len(DEPLOYMENT_FIGURE) + 1:])
     if name.startswith(TRANSFER_TABLE):
         source, target = name[len(TRANSFER_TABLE):].split(TRANSFER_SEPARATOR)
         return TRANSFER, f"{source} → {target}"
@@ -125,6 +143,8 @@ def title(name: str, tables: str | Path) -> str:
         return robustness_caption(name[len(ROBUSTNESS_FIGURE) + 1:])
     if name.startswith(GENERALIZATION_FIGURE + "_"):
         return generalization_caption(name[len(GENERALIZATION_FIGURE) + 1:])
+    if name.startswith(DEPLOYMENT_FIGURE + "_"):
+        return deployment_caption(name[len(DEPLOYMENT_FIGURE) + 1:])
     if name == RUNS_TABLE:
         return RUNS_TITLE
     markdown = Path(tables, f"{name}.md")

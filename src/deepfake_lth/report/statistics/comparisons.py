@@ -2,7 +2,8 @@
 paired, grouped bootstrap interval (hierarchical over seeds) and an exact McNemar p-value.
 
 - a ticket (each method that makes its own mask) against its dense model, at each level;
-- each method of the IMP family against each of the one-shot family at the same level;
+- each method of the IMP family against each of the one-shot family at the same level, and against each
+  pruning-at-initialisation and each structured method there (beyond the paper);
 - the controls' ticket against each control at the control levels;
 - a transferred ticket against the target's dense model and against the target's own ticket.
 """
@@ -24,6 +25,7 @@ from deepfake_lth.report.tables.formats import Table
 
 TICKET_VS_DENSE, IMP_VS_ONESHOT, TICKET_VS_CONTROL = "ticket − dense", "IMP − one-shot", "ticket − control"
 IMP_VS_AT_INIT = "IMP − pruning at init"
+IMP_VS_STRUCTURED = "IMP − structured"
 PAIRED = "paired"  # the column of intervals.Paired objects (accuracy), read by the claims, never written
 TRANSFER_VS_DENSE, TRANSFER_VS_OWN = "transferred − target dense", "transferred − target's own ticket"
 
@@ -36,6 +38,11 @@ def imp_methods() -> tuple[str, ...]:
 def at_init_methods() -> tuple[str, ...]:
     """The registered methods that prune at initialisation (the b side of IMP − pruning at init)."""
     return methods.names(lambda m: m.family == methods.AT_INIT)
+
+
+def structured_methods() -> tuple[str, ...]:
+    """The registered methods that prune whole channels (the b side of IMP − structured)."""
+    return methods.names(lambda m: m.family == methods.STRUCTURED)
 
 
 def oneshot_methods() -> tuple[str, ...]:
@@ -84,6 +91,9 @@ def comparisons_frame(frame: pd.DataFrame, params: dict, intervals: Intervals) -
                 for at_init in at_init_methods():
                     rows.append(_row(IMP_VS_AT_INIT, None, dataset, model, level, tickets[imp], tickets[at_init],
                                      intervals))
+                for structured in structured_methods():
+                    rows.append(_row(IMP_VS_STRUCTURED, None, dataset, model, level, tickets[imp],
+                                     tickets[structured], intervals))
             ticket = tickets.get(params["pruning"]["controls"]["ticket"])
             for control in methods.control_methods():
                 rows.append(_row(TICKET_VS_CONTROL, None, dataset, model, level, ticket, Side.of(runs, control, level),
