@@ -84,7 +84,7 @@ def test_snakemake_and_dvc_plan_the_same_jobs_and_edges(tmp_path, rewind):
     params = study_folder(tmp_path, TINY_PARAMS, rewind=rewind)
     jobs = snakemake_jobs(tmp_path)
     snake = snakemake_plan(tmp_path, jobs)
-    assert len(snake) == len(stages.study(params)) == 59
+    assert len(snake) == len(stages.study(params)) == 71
     assert_same_jobs(snake, dvc_plan(params))
     assert_gpu_resources(jobs, whole_gpu=1, slots_given=None)  # without gpu_slots: one whole gpu each
     # every rule declares benchmark: each job's file where paths.job_record puts it (no DVC output)
@@ -102,7 +102,7 @@ def test_the_paper_configuration_plans_the_same_jobs_in_both_engines(tmp_path):
     # of every run (the registry's default grids); the report.
     assert {rule: rules.count(rule) for rule in set(rules)} == {
         "faces": 2, "train": 24, "prune_imp": 384, "prune_oneshot": 192, "prune_control": 96, "transfer": 48,
-        "gradcam": 2, "conditions": 24, "report": 1,
+        "gradcam": 2, "conditions": 24, "deploy": 24, "report": 1,
     }
     assert_same_jobs(snake, dvc_plan(params))
 
@@ -176,14 +176,14 @@ def test_a_changed_rewind_point_reruns_random_mask_in_both_engines(tmp_path):
     assert readers == {f"prune-demo_gan-mesonet-s0-{m}" for m in ("imp_global-01", "imp_global-02", "random_mask-02")}
 
     # The ticket's levels newer than the new rewind.pt: Snakemake's dry run leaves random_mask (for its
-    # own input rewind.pt), the conditions job that scores it and the report; reinit reads no dense
+    # own input rewind.pt), the conditions and deploy jobs that read it and the report; reinit reads no dense
     # checkpoint, so it stays up to date.
     # (a job's benchmark file counts among its outputs for Snakemake's mtime check)
     for level in ("level_01", "level_02"):
         for path in (tmp_path / f"results/runs/demo_gan/mesonet/seed_0/imp_global/{level}").iterdir():
             os.utime(path)
         os.utime(tmp_path / f"results/benchmarks/prune_imp/demo_gan/mesonet/0/imp_global/{level[-2:]}.tsv")
-    assert planned_jobs(tmp_path, "results/figures") == {"prune_control": 1, "conditions": 1, "report": 1}
+    assert planned_jobs(tmp_path, "results/figures") == {"prune_control": 1, "conditions": 1, "deploy": 1, "report": 1}
     dry_run = snakemake(tmp_path, "-n", "results/figures").stdout
     assert "Control random_mask" in dry_run and "Control reinit" not in dry_run
     assert "Updated input files: results/runs/demo_gan/mesonet/seed_0/dense/rewind.pt" in dry_run

@@ -130,6 +130,7 @@ def expected_paper_jobs(raw: dict) -> dict[str, int]:
         "transfer": len(pairs) * len(raw["models"]) * len(raw["seeds"]) * len(t["methods"]) * len(t["sparsities"]),
         "gradcam": len(enabled) * len(raw["gradcam"]["models"]),
         "conditions": runs,  # robustness.models and the grids left to their defaults: every run, every perturbation
+        "deploy": runs,  # deployment.models left to its default: every model
         "report": 1,
     }
 
@@ -143,7 +144,7 @@ def test_the_readme_paper_command_plans_the_paper_study_and_nothing_else(tmp_pat
     assert set(enabled_in(raw)) == {"openforensic_kaggle", "ffpp_kaggle"}
     assert job_counts(result.stdout) == expected_paper_jobs(raw) == {
         "faces": 2, "train": 24, "prune_imp": 384, "prune_oneshot": 192, "prune_control": 96, "transfer": 48,
-        "gradcam": 2, "conditions": 24, "report": 1,
+        "gradcam": 2, "conditions": 24, "deploy": 24, "report": 1,
     }
     assert "demo_" not in result.stdout  # no demo dataset, no demo_data job
 
@@ -157,11 +158,11 @@ def test_plan_shows_the_paper_study(tmp_path):
     result = run_cli(work, "--params", "params.paper.yaml", "plan")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "773 jobs" in out and "seeds: 0, 1, 2 (3 runs per dataset and model)" in out
+    assert "797 jobs" in out and "seeds: 0, 1, 2 (3 runs per dataset and model)" in out
     assert re.search(r"openforensic_kaggle\s+yes\s+imagefolder\s+\S+\s+MISSING", out)
     assert re.search(r"ffpp_kaggle\s+yes\s+imagefolder", out) and "demo_gan" not in out
     assert re.search(r"resnet18\s+ResNet-18\s+11,177,025", out) and "models at 128 px" in out
-    assert re.search(r"^\s+4\s+59\.0%\s+controls, transfer, Grad-CAM, robustness, generalization$", out, re.M)
+    assert re.search(r"^\s+4\s+59\.0%\s+controls, transfer, Grad-CAM, robustness, generalization, deployment$", out, re.M)
     for rule, n in expected_paper_jobs(yaml.safe_load(PAPER.read_text())).items():
         assert re.search(rf"^\s+{rule}\s+{n}\b", out, re.M), rule
     assert "warning: dataset 'ffpp_kaggle': root data/raw/1000-videos-split/1000_videos not found" in out

@@ -117,7 +117,7 @@ _REGISTRY: dict[str, Method] = {m.name: m for m in (  # report order
     Method("oneshot", "one-shot", ONESHOT, Style(_PALETTE[2], "^"), (TRAINED, REWIND),
            "deepfake_lth.lottery.runner:pruned_ticket", defaults=("pruning.methods", "transfer.methods")),
     Method("channel", "channel (L1)", STRUCTURED, Style("#949494", "v", "-."), (PREVIOUS, REWIND),
-           "deepfake_lth.lottery.channels:channel_ticket", scope="channel",
+           "deepfake_lth.lottery.channels:channel_ticket", scope="channels",
            description="removes whole channels of least L1 norm, level by level, rewound as IMP is"),
     Method("snip", "SNIP", AT_INIT, Style(_PALETTE[5], "P", ":"), (), "deepfake_lth.lottery.at_init:snip_ticket"),
     Method("grasp", "GraSP", AT_INIT, Style("#8C564B", "*", ":"), (), "deepfake_lth.lottery.at_init:grasp_ticket"),

@@ -97,7 +97,8 @@ def level_rows(params: dict) -> list[list[str]]:
     roles = {"controls": control_levels(params), "transfer": transfer_levels(params),
              "Grad-CAM": gradcam_levels(params) if gradcam_models(params) else [],
              "robustness": control_levels(params) if configured(params["robustness"]) and robustness_models(params) else [],
-             "generalization": control_levels(params) if generalization_models(params) else []}
+             "generalization": control_levels(params) if generalization_models(params) else [],
+             "deployment": control_levels(params) if deployment_models(params) else []}
     return [[str(level), f"{sparsity_at_level(level, p['rate'], p['rate_of']):.1%}",
              ", ".join(role for role, levels in roles.items() if level in levels)] for level in pruning_levels(params)]
 

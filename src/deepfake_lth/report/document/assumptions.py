@@ -21,7 +21,7 @@ REWIND_TEXT = {
 }
 # How a method's magnitude ranking reads, by its scope (Method.scope; None: pruning.oneshot_scope).
 SCOPE_TEXT = {"global": "all prunable weights together", "local": "each tensor on its own",
-              "channel": "whole output channels of each layer by their L1 norm (and removes them)"}
+              "channels": "whole output channels of each layer by their L1 norm (and removes them)"}
 
 
 def assumptions_section(params, frame, gradcam_records) -> str:
