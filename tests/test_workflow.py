@@ -47,7 +47,7 @@ def study(tmp_path_factory):
     commands = readme_configfile_commands()
     assert commands and all(c[-1] == "results/figures" for c in commands)
     built = snakemake(workdir, *commands[0])
-    assert "deepfake-lth plan of params.yaml: 59 jobs" in built.stdout  # onstart ran, with the file it was given
+    assert "deepfake-lth plan of params.yaml: 71 jobs" in built.stdout  # onstart ran, with the file it was given
     for command in commands[1:]:
         snakemake(workdir, *command)
     return workdir
@@ -71,10 +71,10 @@ def test_second_invocation_runs_nothing(study):
 
 
 def test_every_job_writes_one_benchmark_file(study, params):
-    """Every rule declares benchmark: (paths.job_record's layout), so each of the 59 jobs left its costs."""
+    """Every rule declares benchmark: (paths.job_record's layout), so each of the 71 jobs left its costs."""
     expected = {stages.job_record(params, job, "benchmark") for job in stages.study(params)}
     written = {p.relative_to(study) for p in (study / paths.benchmarks_dir(params)).rglob("*") if p.is_file()}
-    assert written == expected and len(expected) == 59
+    assert written == expected and len(expected) == 71
     for path in expected:
         header, values = (study / path).read_text().splitlines()[:2]
         assert header.split("\t")[:3] == ["s", "h:m:s", "max_rss"] and float(values.split("\t")[0]) > 0, path
@@ -98,9 +98,10 @@ def train_processes(workdir: Path) -> list[tuple[int, list[str]]]:
 
 def test_a_killed_training_job_is_made_again_with_what_depends_on_it(study, params):
     """kill -9 of a dense run forced with -R train: Snakemake deletes its outputs and keeps its consumers';
-    the next run must not call the study complete, and makes the same bytes again."""
+    the next run must not call the study complete, and makes the same bytes again (but for the latencies the
+    deploy jobs measure again)."""
     before = {p: p.read_bytes() for p in (study / "results/runs").rglob("dense/*.pt")}
-    before_report = (study / "results/report.md").read_bytes()
+    before_report = without_latencies((study / "results/report.md").read_text())
     forced = subprocess.Popen(snakemake_command(study, "--cores", "1", "-R", "train", "results/figures"), cwd=study,
                               env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
@@ -118,8 +119,16 @@ def test_a_killed_training_job_is_made_again_with_what_depends_on_it(study, para
     assert plan["train"] == 1 and plan["report"] == 1 and plan["prune_imp"] >= 2
     snakemake(study, "results/figures")
     assert {p: p.read_bytes() for p in before} == before  # the same dense runs, bit for bit
-    assert (study / "results/report.md").read_bytes() == before_report
+    assert without_latencies((study / "results/report.md").read_text()) == before_report
     assert planned_jobs(study, "results/figures") == {}
+
+
+def without_latencies(report_md: str) -> str:
+    """report.md without its deployment section: CPU latencies are measurements of the machine at the moment,
+    the one result a rerun does not repeat bit for bit."""
+    text, count = re.subn(r"\n## Deployment \(beyond the paper\)\n.*?(?=\n## )", "\n", report_md, flags=re.S)
+    assert count == 1, "report.md has no deployment section"
+    return text
 
 
 # The HTML report of the finished study: built once by the README's command, opened in real Chromium.
@@ -254,7 +263,7 @@ def test_one_level_is_regenerated_alone_and_identically(study):
     run = snakemake(study, target)
     assert json.loads((level / "metrics.json").read_text()) == before
     # the run began by printing the plan of the study it belongs to
-    assert "deepfake-lth plan of params.yaml: 59 jobs" in run.stdout and "levels: 50% of the remaining" in run.stdout
+    assert "deepfake-lth plan of params.yaml: 71 jobs" in run.stdout and "levels: 50% of the remaining" in run.stdout
 
 
 @pytest.mark.parametrize(
@@ -309,7 +318,8 @@ def test_every_metrics_file_is_in_the_accuracy_table(study, params):
 
 def test_robustness_table_figure_and_claims_of_the_tiny_study(study, params):
     """Every scored run's robustness.csv is in the table, each dataset has its figure and each perturbation
-    its claims; a new ticket (a control's final.pt) re-runs its setting's conditions job and the report."""
+    its claims; a new ticket (a control's final.pt) re-runs its setting's conditions and deploy jobs and the
+    report."""
     snakemake(study, "results/figures")
     table = pd.read_csv(study / "results/tables/robustness.csv")
     conditions = [job for job in stages.study(params) if job.rule == "conditions"]
@@ -325,7 +335,7 @@ def test_robustness_table_figure_and_claims_of_the_tiny_study(study, params):
     ticket = study / "results/runs/demo_gan/cnn5/seed_0/random_mask/level_02/final.pt"
     os.utime(ticket)
     os.utime(study / "results/benchmarks/prune_control/demo_gan/cnn5/0/random_mask/02.tsv")
-    assert planned_jobs(study, "results/figures") == {"conditions": 1, "report": 1}
+    assert planned_jobs(study, "results/figures") == {"conditions": 1, "deploy": 1, "report": 1}
     snakemake(study, "results/figures")
 
 
@@ -350,6 +360,36 @@ def test_generalization_matrix_heatmaps_and_claim_of_the_tiny_study(study, param
         assert (study / f"results/figures/fig_generalization_{model}.png").is_file()
     claims = pd.read_csv(study / "results/tables/claims.csv", keep_default_na=False)
     assert "ticket_generalizes" in set(claims.key)
+
+
+def test_deployment_table_pareto_figures_and_channel_claim_of_the_tiny_study(study, params):
+    """One row per scored run, runtime and thread count of every setting, each with its run's test accuracy
+    and interval; channel tickets timed shrunk, unstructured ones as the dense network; a Pareto figure per
+    model; report.md's account; the claim that IMP beats channel pruning."""
+    table = pd.read_csv(study / "results/tables/deployment.csv")
+    assert list(table.columns[:19]) == [
+        "dataset", "model", "seed", "method", "level", "total_parameters", "nonzero_parameters", "macs",
+        "effective_macs", "bytes_dense", "bytes_sparse", "bytes_compressed", "latency_ms_b1", "latency_ms_b32",
+        "latency_iqr_ms_b1", "runtime", "accuracy", "ci_low", "ci_high"]
+    deploys = [job for job in stages.study(params) if job.rule == "deploy"]
+    assert len(deploys) == 4 and all((study / job.outputs["deployment"]).is_file() for job in deploys)
+    per_run = table.groupby(["dataset", "model", "seed", "method", "level"]).size()
+    assert len(per_run) == len(deploys) * len(scored_runs(params))
+    assert (per_run == 2 * table.threads.nunique()).all()  # PyTorch and ONNX Runtime, on each thread count
+    channel = table[table.method == "channel"]
+    dense = table[table.method == "dense"].groupby("model").total_parameters.first()
+    assert not channel.empty and (channel.total_parameters < channel.model.map(dense)).all()
+    assert (channel.architecture.str.startswith("channel level")).all()
+    assert (table[table.method.isin(["imp_global", "reinit"])].architecture == "dense").all()
+    for row in table[table.method == "dense"].drop_duplicates(["dataset", "model"]).itertuples():
+        metrics = json.loads((study / paths.dense_outputs(params, row.dataset, row.model, row.seed)["metrics"])
+                             .read_text())
+        assert row.accuracy == metrics["splits"]["test"]["accuracy"] and row.ci_low <= row.accuracy <= row.ci_high
+    for model in params["models"]:
+        assert (study / f"results/figures/fig_deployment_{model}.png").is_file()
+    assert "## Deployment (beyond the paper)" in (study / "results/report.md").read_text()
+    claims = pd.read_csv(study / "results/tables/claims.csv", keep_default_na=False)
+    assert "imp_beats_channel" in set(claims.key)
 
 
 # Last in the file: DVC takes over the study Snakemake built (the tests above leave it complete).

@@ -51,7 +51,7 @@ def torch_latency(net: nn.Module, image_size: int, threads: int, batch: int, min
 def onnx_model(net: nn.Module, image_size: int) -> bytes:
     """The ONNX export of `net` (fp32, CPU, eval) with a dynamic batch dimension (torch.onnx's dynamo exporter)."""
     net = net.float().cpu().eval()
-    for name in ("torch.onnx", "torch.export", "onnxscript"):  # the exporter reports every step at INFO
+    for name in ("torch.onnx", "torch.export", "onnxscript", "onnx_ir"):  # the exporter reports every step at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     program = torch.onnx.export(net, (_inputs(1, image_size),), dynamo=True, verbose=False,
                                 dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))

@@ -19,7 +19,7 @@ from deepfake_lth.report.document.report_md import (
     deployment_section, generalization_section, render_report, robustness_section,
 )
 from deepfake_lth.report.figures import study_figures as plots
-from deepfake_lth.report.figures.deployment_figures import deployment_figure
+from deepfake_lth.report.figures.deployment_figures import deployment_figure, error_bar_note
 from deepfake_lth.report.figures.generalization_figures import generalization_figure
 from deepfake_lth.report.figures.plotting import band_note
 from deepfake_lth.report.figures.robustness_figures import robustness_figure
@@ -145,7 +145,7 @@ def draw_figures(frame, records, params, roles: Roles, folder: Path, intervals: 
         drawn.append((catalog.deployment_figure_name(model), catalog.deployment_caption(model),
                       lambda m=model: deployment_figure(deployment.at(*catalog.DEPLOYMENT_TIMING), m,
                                                         list(params.get("datasets", {})), catalog.DEPLOYMENT_TIMING,
-                                                        subtitle, band_note(deployment.per_seed))))
+                                                        subtitle, error_bar_note(deployment.per_seed))))
     written = {}
     for name, caption, draw in drawn:
         figure = draw()

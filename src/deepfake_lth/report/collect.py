@@ -43,7 +43,7 @@ def sort_report_inputs(job, on_disk: list[Path]) -> ReportInputs:
     declared_metrics, declared_gradcam = list(job.inputs["metrics"]), list(job.inputs["gradcam"])
     declared_robustness = list(map(Path, job.inputs["robustness"]))
     declared_generalization = list(map(Path, job.inputs["generalization"]))
-    declared_deployment = list(map(Path, job.inputs.get("deployment", ())))
+    declared_deployment = list(map(Path, job.inputs["deployment"]))
     declared = {Path(p) for p in declared_metrics + declared_gradcam}
     made = [p for p in declared_metrics if p.is_file()]
     made_runs = {Path(p).parent for p in made}

@@ -86,7 +86,8 @@ def deployment_figure_name(model: str) -> str:
 def deployment_caption(model: str) -> str:
     runtime, threads = DEPLOYMENT_TIMING
     return (f"Deployment: test accuracy against latency (batch 1, {runtime}, {threads} thread"
-            f"{'' if threads == 1 else 's'}) and against size on disk, compressed ({model_label(model)})")
+            f"{'' if threads == 1 else 's'}) and against size on disk (the sparse format, compressed) "
+            f"({model_label(model)})")
 
 
 def gradcam_figure_name(dataset: str, model: str) -> str:

@@ -3,6 +3,7 @@ the paper's numbers and contradictions beside ours."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from deepfake_lth import __version__, methods
@@ -11,23 +12,28 @@ from deepfake_lth.models.registry import model_label
 from deepfake_lth.report import paper
 from deepfake_lth.report.collect import ReportInputs
 from deepfake_lth.report.document import catalog
-from deepfake_lth.report.document.catalog import GENERALIZATION_FIGURE, GENERALIZATION_TABLE, ROBUSTNESS_TABLE
+from deepfake_lth.report.document.catalog import (
+    DEPLOYMENT_FIGURE, DEPLOYMENT_TABLE, DEPLOYMENT_TIMING, GENERALIZATION_FIGURE, GENERALIZATION_TABLE,
+    ROBUSTNESS_TABLE,
+)
 from deepfake_lth.report.document.assumptions import assumptions_section, stale_section
 from deepfake_lth.report.document.assumptions import starting_weights as _starting_weights  # noqa: F401 (tests import it here)
 from deepfake_lth.report.document.description import FIGURES_HEADING, TABLES_HEADING
 from deepfake_lth.report.roles import Roles, data_kind
 from deepfake_lth.report.statistics.claims import GENERALIZES
 from deepfake_lth.report.statistics.comparisons import imp_methods
+from deepfake_lth.report.statistics.deployment import BYTES, LATENCIES, Deployment
 from deepfake_lth.report.statistics.generalization import Generalization
-from deepfake_lth.report.statistics.intervals import Intervals
+from deepfake_lth.report.statistics.intervals import Intervals, Paired
 from deepfake_lth.report.statistics.robustness import Robustness
 from deepfake_lth.report.summary import in_domain
+from deepfake_lth.report.tables.cells import signed_interval
 from deepfake_lth.report.tables.formats import Table, to_markdown
 
 
 def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict], tables: list[Table],
                   figures: dict[str, dict], roles: Roles, inputs: ReportInputs, intervals: Intervals,
-                  anatomy: str = "", robustness: str = "", generalization: str = "") -> str:
+                  anatomy: str = "", robustness: str = "", generalization: str = "", deployment: str = "") -> str:
     """The text of report.md. `figures` maps a figure name to {caption, files (relative to results/)}."""
     sections = [
         _header(params, frame, gradcam_records),
@@ -41,6 +47,7 @@ def render_report(params: dict, frame: pd.DataFrame, gradcam_records: list[dict]
         anatomy,
         robustness,
         generalization,
+        deployment,
         _tables_section(tables),
         _figures_section(figures),
         _paper_section(),
@@ -331,3 +338,76 @@ def _what_was_scored(per_seed: pd.DataFrame) -> str:
 
 def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def deployment_section(deployment: Deployment) -> str:
+    """report.md's account of the deployment measurements: what was measured, and what each method and level
+    saves against the dense model and what accuracy it costs, every number from the measurements."""
+    if deployment.pooled.empty:
+        return ""
+    pooled = deployment.pooled
+    runtime, threads = DEPLOYMENT_TIMING
+    settings = pooled[["dataset", "model"]].drop_duplicates()
+    lines = [
+        "## Deployment (beyond the paper)", "",
+        _what_was_measured(pooled), "",
+        "What each run saves against the dense model of its setting, as measured: sizes as a multiple of the dense "
+        f"model's bytes as PyTorch saves it; latency as a multiple of the dense model's at batch 1 with {runtime} on "
+        f"{threads} thread{'' if threads == 1 else 's'} (every timing: the lowest and highest over every runtime, "
+        "thread count and batch size); Δ accuracy is the run's test accuracy minus the dense model's on the same "
+        "test faces, in points, "
+        + ("with its paired 95% interval." if len(settings) == 1 else
+           f"the lowest and highest over the {len(settings)} settings (dataset × model); each has its paired 95% "
+           "interval in the table. A range a–b is over the settings."), "",
+    ]
+    ranked = pooled[pooled["method"] != methods.DENSE].assign(_m=pooled["method"].map(list(methods.order()).index))
+    for (_, level, method), rows in ranked.groupby(["_m", "level", "method"], sort=True):
+        lines.append(_deployment_line(method, int(level), rows, rows[(rows["runtime"] == runtime)
+                                                                     & (rows["threads"] == threads)]))
+    return "\n".join(lines + [""])
+
+
+def _what_was_measured(pooled: pd.DataFrame) -> str:
+    threads = _listed([str(t) for t in sorted(set(pooled["threads"]))])
+    return (f"For {_listed([model_label(m) for m in dict.fromkeys(pooled['model'])])} on "
+            f"{_listed(list(dict.fromkeys(pooled['dataset'])))}, the deploy stage measured the dense run and each "
+            "method's runs at the controls' levels: parameters, multiply-accumulates, bytes on disk (the state_dict "
+            "as PyTorch saves it, in a sparse format, and that format compressed) and CPU latency at batch 1 and 32 "
+            f"with {_listed(list(dict.fromkeys(pooled['runtime'])))} on {threads} threads, the IQR of the timings "
+            "beside each. A ticket whose network keeps its full shape (an unstructured one: its zeros are multiplied "
+            "like any weight) is timed as the dense network; a structured ticket is timed physically shrunk. "
+            f"[`tables/{DEPLOYMENT_TABLE}.md`](tables/{DEPLOYMENT_TABLE}.md) gives every number with each run's test "
+            f"accuracy and its 95% interval; `figures/{DEPLOYMENT_FIGURE}_<model>` plot accuracy against latency "
+            "and size.")
+
+
+def _deployment_line(method: str, level: int, rows: pd.DataFrame, timed: pd.DataFrame) -> str:
+    """One method at one level over the settings: `rows` at every timing, `timed` at DEPLOYMENT_TIMING."""
+    shrunk = (rows["architecture"] != methods.DENSE).any()
+    sizes = ", ".join(f"{_range(rows[f'{b}_ratio'])}× {name}"
+                      for b, name in zip(BYTES, ("as saved", "in the sparse format", "compressed")))
+    every_timing = pd.concat([rows[f"{column}_ratio"] for column in LATENCIES])
+    return (f"- **{methods.label(method)}**, L{level} ({100 * rows['mask_sparsity'].mean():.1f}% of prunable weights "
+            f"zero), timed {'shrunk' if shrunk else 'as the dense network'}: size {sizes}; latency "
+            f"{_range(timed['latency_ms_b1_ratio'])}× (every timing: {_range(every_timing)}×); Δ accuracy "
+            f"{_accuracy_cost(timed['vs_dense'])} points.")
+
+
+def _range(values: pd.Series, digits: int = 2) -> str:
+    """'0.45' or '0.45–0.48' over the finite `values`; '–' without any."""
+    finite = values[np.isfinite(values.to_numpy(dtype=float))]
+    if finite.empty:
+        return "–"
+    low, high = f"{finite.min():.{digits}f}", f"{finite.max():.{digits}f}"
+    return low if low == high else f"{low}–{high}"
+
+
+def _accuracy_cost(paired: pd.Series) -> str:
+    """The paired Δ accuracy (points) with its interval for one setting, the lowest and highest Δ over several."""
+    found = [p for p in paired if isinstance(p, Paired)]
+    if not found:
+        return "–"
+    if len(found) == 1:
+        return signed_interval(100 * found[0].delta, 100 * found[0].low, 100 * found[0].high)
+    deltas = [100 * p.delta for p in found]
+    return f"{min(deltas):+.2f} to {max(deltas):+.2f}"

@@ -1,8 +1,8 @@
-"""The deployment figure of one model: test accuracy against batch-1 latency (left) and against the compressed
-size on disk (right), one row of panels per dataset, at one runtime and thread count (catalog.DEPLOYMENT_TIMING).
-One point per method and level, the mean over seeds with its 95% interval as error bars, a method's levels
-joined in its registered style; the dense run a large star. The grey steps are the Pareto front: the points
-no other point beats on both accuracy and cost."""
+"""The deployment figure of one model: test accuracy against batch-1 latency (left) and against the size on
+disk of the sparse format compressed (right), one row of panels per dataset, at one runtime and thread count
+(catalog.DEPLOYMENT_TIMING). One point per method and level, the mean over seeds with its 95% interval as error
+bars, a method's levels joined in its registered style; the dense run a large star. The dark steps are the
+Pareto front: the points that no other point beats on both accuracy and cost."""
 
 from __future__ import annotations
 
@@ -12,19 +12,20 @@ from matplotlib.figure import Figure
 
 from deepfake_lth import methods
 from deepfake_lth.models.registry import model_label
-from deepfake_lth.report.figures.plotting import DENSE_STYLE, finish, panel_grid, theme
+from deepfake_lth.report.figures.plotting import DENSE_STYLE, band_note, finish, panel_grid, theme
 from deepfake_lth.report.summary import ordered
 
 KB = 1e3
-COSTS = (("latency_ms_b1", 1.0, "latency, batch 1 (ms)"), ("bytes_compressed", KB, "size on disk, compressed (KB)"))
+COSTS = (("latency_ms_b1", 1.0, "latency, batch 1 (ms)"),
+         ("bytes_compressed", KB, "size on disk, sparse format compressed (KB)"))
 DENSE_POINT = {"color": DENSE_STYLE["color"], "marker": "*", "markersize": 14, "linestyle": "none"}
-FRONT = {"color": "0.6", "linewidth": 1.0, "linestyle": "-", "zorder": 0}
+FRONT = {"color": "black", "linewidth": 0.8, "alpha": 0.5, "zorder": 0}  # apart from any method's grey
 
 
 def deployment_figure(timed: pd.DataFrame, model: str, datasets: list[str], timing: tuple[str, int],
                       subtitle: str = "", band: str = "") -> Figure | None:
     """`timed`: Deployment.pooled at one `timing` (runtime, threads); `datasets` the params order; `band` says
-    what the error bars are."""
+    what the error bars are (error_bar_note)."""
     rows = timed[timed["model"] == model] if not timed.empty else timed
     if rows.empty or not rows["accuracy"].notna().any():
         return None
@@ -42,9 +43,14 @@ def deployment_figure(timed: pd.DataFrame, model: str, datasets: list[str], timi
                 ax.set_xlabel(label if i == len(shown) - 1 else "")
                 ax.set_ylabel("test accuracy (%)" if j == 0 else "")
         runtime, threads = timing
-        finish(fig, axes, f"Deployment of {model_label(model)}: accuracy against cost ({runtime}, {threads} "
-               f"thread{'' if threads == 1 else 's'}; {band})", subtitle)
+        finish(fig, axes, f"Deployment of {model_label(model)}: test accuracy against cost ({runtime}, {threads} "
+               f"thread{'' if threads == 1 else 's'})\n({band})", subtitle)
     return fig
+
+
+def error_bar_note(per_seed: pd.DataFrame) -> str:
+    """plotting.band_note for this figure's points, whose intervals are error bars."""
+    return band_note(per_seed).replace("bands:", "error bars:")
 
 
 def _points(ax, runs: pd.DataFrame, column: str, unit: float, method: str) -> None:

@@ -65,8 +65,8 @@ def claims() -> tuple[Claim, ...]:
         *(Claim(f"imp_beats_{m.name}", f"IMP beats pruning at initialisation ({m.label}) at equal sparsity "
                 "({sparsity}; beyond the paper)", IMP_VS_AT_INIT, SUPERIORITY, m.name)
           for m in map(methods.method, at_init_methods())),
-        *(Claim(f"imp_beats_{m.name}", f"IMP beats {m.label} pruning at equal sparsity ({{sparsity}}; beyond the paper)",
-                IMP_VS_STRUCTURED, SUPERIORITY, m.name) for m in map(methods.method, structured_methods())),
+        *(Claim(f"imp_beats_{m.name}", f"IMP beats {m.label} pruning at equal sparsity ({{sparsity}}; beyond the "
+                "paper)", IMP_VS_STRUCTURED, SUPERIORITY, m.name) for m in map(methods.method, structured_methods())),
         *(Claim(f"ticket_beats_{m.name}", f"A ticket beats {m.opponent} ({{sparsity}})",
                 TICKET_VS_CONTROL, SUPERIORITY, m.name) for m in map(methods.method, methods.control_methods())),
         Claim("ticket_transfers", "Tickets transfer: the source's ticket at {sparsity}, trained on the target, "
@@ -227,7 +227,8 @@ def _untestable(claim: Claim, level: int, params) -> str | None:
             return f"the study runs no {methods.label(claim.b_method)}"
         if level not in control_levels(params):
             return "no controls at this sparsity (pruning.controls.sparsities)"
-    if claim.comparison in (IMP_VS_ONESHOT, *BEYOND_PAPER_METHODS) and claim.b_method not in params["pruning"]["methods"]:
+    if (claim.comparison in (IMP_VS_ONESHOT, *BEYOND_PAPER_METHODS)
+            and claim.b_method not in params["pruning"]["methods"]):
         return f"the study runs no {methods.label(claim.b_method)} pruning"
     if claim.comparison == IMP_VS_AT_INIT and level not in control_levels(params):
         return "pruning at initialisation runs at the controls' sparsities only (pruning.controls.sparsities)"
