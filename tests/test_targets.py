@@ -32,7 +32,7 @@ def test_default_study_shape():
     params = load_params(REPO / "params.yaml")
     assert targets.synthetic_datasets(params) == ["demo_gan", "demo_swap"]
     assert len(targets.dense_metrics(params)) == 2 * 3 * 2  # datasets x models x seeds
-    assert len(targets.level_metrics(params)) == 2 * 3 * 2 * (4 * 4 + 2 * 2)  # IMP x2, one-shot, channel; at init: controls. levels
+    assert len(targets.level_metrics(params)) == 2 * 3 * 2 * (4 * 4 + 1 * 2)  # IMP x2, one-shot, channel; SNIP: controls. levels
     assert targets.control_levels(params) == [3, 4]
     assert len(targets.control_metrics(params)) == 2 * 3 * 2 * 2 * 2
     assert len(targets.transfer_metrics(params)) == 1 * 3 * 2 * 2 * 2  # one pair x models x seeds x methods x levels
