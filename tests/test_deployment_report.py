@@ -167,6 +167,10 @@ def test_report_md_says_what_each_method_saves_from_the_measured_numbers(built):
     assert ratio("imp_global", 4, "latency_ms_b1") == "1.00"  # an unstructured ticket: the dense network's time
     assert ratio("channel", 7, "latency_ms_b1") == f"{0.8 ** 7:.2f}"
     assert "over the 2 settings" in section
+    in_short = next(x for x in section.splitlines() if x.startswith("In short, at level 7"))
+    assert "an unstructured ticket runs as fast as the dense model and no faster (latency 1.00×" in in_short
+    assert f"channel (L1) pruning removes whole channels: its network runs in {ratio('channel', 7, 'latency_ms_b1')}×" \
+        in in_short
 
 
 def test_the_claim_imp_beats_channel_pruning_is_tested_and_pooled(built):

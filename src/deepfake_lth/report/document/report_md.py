@@ -350,6 +350,7 @@ def deployment_section(deployment: Deployment) -> str:
     settings = pooled[["dataset", "model"]].drop_duplicates()
     lines = [
         "## Deployment (beyond the paper)", "",
+        _in_short(pooled[(pooled["runtime"] == runtime) & (pooled["threads"] == threads)]), "",
         _what_was_measured(pooled), "",
         "What each run saves against the dense model of its setting, as measured: sizes as a multiple of the dense "
         f"model's bytes as PyTorch saves it; latency as a multiple of the dense model's at batch 1 with {runtime} on "
@@ -365,6 +366,29 @@ def deployment_section(deployment: Deployment) -> str:
         lines.append(_deployment_line(method, int(level), rows, rows[(rows["runtime"] == runtime)
                                                                      & (rows["threads"] == threads)]))
     return "\n".join(lines + [""])
+
+
+def _in_short(timed: pd.DataFrame) -> str:
+    """What unstructured tickets and structured ones save at the highest level measured, in two sentences."""
+    level = int(timed["level"].max())
+    at_level = timed[timed["level"] == level]
+    structured = at_level["method"].map(lambda m: m != methods.DENSE and methods.method(m).structured)
+    unstructured = at_level[~structured & (at_level["method"] != methods.DENSE)]
+    sentences = []
+    if not unstructured.empty:
+        sentences.append(
+            f"In short, at level {level} ({100 * unstructured['mask_sparsity'].mean():.0f}% of the weights zero) an "
+            f"unstructured ticket runs as fast as the dense model and no faster (latency "
+            f"{_range(unstructured['latency_ms_b1_ratio'])}×: the same network, its zeros multiplied), and it is "
+            f"smaller only when stored in a sparse format ({_range(unstructured['bytes_compressed_ratio'])}× the dense "
+            "file, compressed; 1.00× as PyTorch saves it).")
+    for method, rows in at_level[structured].groupby("method", sort=False):
+        sentences.append(
+            f"{methods.label(method)} pruning removes whole channels: its network runs in "
+            f"{_range(rows['latency_ms_b1_ratio'])}× the dense model's time at batch 1 and its file takes "
+            f"{_range(rows['bytes_dense_ratio'])}× the bytes as saved, for Δ accuracy {_accuracy_cost(rows['vs_dense'])} "
+            "points.")
+    return " ".join(sentences)
 
 
 def _what_was_measured(pooled: pd.DataFrame) -> str:
