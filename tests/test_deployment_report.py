@@ -169,7 +169,7 @@ def test_report_md_says_what_each_method_saves_from_the_measured_numbers(built):
     assert "over the 2 settings" in section
     in_short = next(x for x in section.splitlines() if x.startswith("In short, at level 7"))
     assert "an unstructured ticket runs as fast as the dense model and no faster (latency 1.00×" in in_short
-    assert f"channel (L1) pruning removes whole channels: its network runs in {ratio('channel', 7, 'latency_ms_b1')}×" \
+    assert f"Channel (L1) pruning removes whole channels: its network runs in {ratio('channel', 7, 'latency_ms_b1')}×" \
         in in_short
 
 

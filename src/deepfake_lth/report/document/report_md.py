@@ -383,8 +383,9 @@ def _in_short(timed: pd.DataFrame) -> str:
             f"smaller only when stored in a sparse format ({_range(unstructured['bytes_compressed_ratio'])}× the dense "
             "file, compressed; 1.00× as PyTorch saves it).")
     for method, rows in at_level[structured].groupby("method", sort=False):
+        label = methods.label(method)
         sentences.append(
-            f"{methods.label(method)} pruning removes whole channels: its network runs in "
+            f"{label[:1].upper()}{label[1:]} pruning removes whole channels: its network runs in "
             f"{_range(rows['latency_ms_b1_ratio'])}× the dense model's time at batch 1 and its file takes "
             f"{_range(rows['bytes_dense_ratio'])}× the bytes as saved, for Δ accuracy {_accuracy_cost(rows['vs_dense'])} "
             "points.")
