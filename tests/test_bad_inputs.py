@@ -186,7 +186,8 @@ def test_finished_jobs_over_lost_results_are_counted_once_per_finding(tmp_path, 
         path.unlink()
     lost = lost_inputs(jobs, "results")
     assert "report" in lost and dense.name not in lost
-    assert all(job.rule in ("prune_imp", "prune_oneshot", "prune_control", "transfer", "gradcam", "conditions", "report")
+    assert all(job.rule in ("prune_imp", "prune_oneshot", "prune_control", "transfer", "gradcam", "conditions", "deploy",
+                            "report")
                for job in jobs if job.name in lost)
     counts = RerunCounts(tmp_path / "counts.json")
     counts.count_lost_inputs(jobs, "results")
