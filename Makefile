@@ -24,8 +24,9 @@ report: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores 1 report_page
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --report results/report.html results/figures
 
-# Record the demo's outputs, made by Snakemake with the stages' own commands, in dvc.lock and the
-# DVC cache (then `dvc push`); `dvc repro` would make the same files one stage at a time.
+# Record the demo's outputs, made by Snakemake with the stages' own commands, in the dvc.lock files (the
+# root's and those under pipelines/) and the DVC cache (then `dvc push`); `dvc repro` would make the same
+# files one stage at a time.
 # dvc commit re-links (copies) the outputs it caches, in no particular order, so an input can end up newer
 # than its dependants: --touch then restores their order for Snakemake without running anything.
 dvc-lock: setup

@@ -52,7 +52,7 @@ def test_a_top_level_key_written_twice_is_named_with_its_line(tmp_path, capsys):
         code, _, err = run_cli(capsys, "--params", str(file), *command)
         assert code == 2 and err.strip().splitlines() == [
             f"deepfake-lth {command[0]}: error: {file} line {line}: key 'training' appears twice"]
-    assert not (tmp_path / "dvc.yaml").exists()
+    assert not (tmp_path / "dvc.yaml").exists() and not (tmp_path / "pipelines").exists()
 
 
 def test_a_nested_key_written_twice_is_named_by_its_dotted_key(tmp_path):

@@ -30,7 +30,7 @@ from conftest import REPO, TINY_PARAMS
 from deepfake_lth import paths, targets
 from deepfake_lth.config import load_params
 from deepfake_lth.paths import dense_dir, level_dir
-from workflow_runner import dvc, planned_jobs, run, snakemake
+from workflow_runner import dvc, dvc_stage_address, dvc_stage_names, planned_jobs, run, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +112,7 @@ def clone(project, tmp_path_factory) -> Path:
 
 
 def stage_names(workdir: Path) -> set[str]:
-    return set(yaml.safe_load((workdir / "dvc.yaml").read_text())["stages"])
+    return dvc_stage_names(workdir)
 
 
 def in_domain_metrics(params: dict) -> list[Path]:
@@ -228,7 +228,7 @@ def test_experiment_sweep_reruns_only_gradcam_and_report(project):
     workdir = project.workdir
     try:
         output = dvc(workdir, "exp", "run", "-S", SWEEP).stdout
-        gradcam = {name for name in stage_names(workdir) if name.startswith("gradcam-")}
+        gradcam = {name for name in stage_names(workdir) if name.rpartition(":")[2].startswith("gradcam-")}
         assert gradcam and stages_ran(output) == gradcam | {"report"}
         for path in targets.gradcam_outputs(project.params):
             assert len(json.loads((workdir / path).read_text())["images"]) == 2  # one real, one fake face
@@ -241,7 +241,7 @@ def test_experiment_sweep_reruns_only_gradcam_and_report(project):
         ]
         assert swept == [1]
     finally:  # back to the committed baseline for any test that runs after this one
-        git(workdir, "checkout", "--", "params.yaml", "dvc.lock")
+        git(workdir, "checkout", "--", "params.yaml", "dvc.lock", "pipelines")
         dvc(workdir, "checkout", "--force")
 
 
@@ -264,7 +264,7 @@ def test_a_model_edit_makes_exactly_the_stages_of_that_model_stale(project):
 def test_rerun_level_writes_the_same_bytes_so_nothing_downstream_is_stale(project):
     """Checkpoints are byte-stable: forcing one level again leaves every dependant up to date.
     Last in the file: when it fails, the stale dependants it leaves cannot fail the other tests."""
-    stage = f"prune-demo_gan-{MODELS[0]}-s0-imp_global-01"
+    stage = dvc_stage_address(project.workdir, f"prune-demo_gan-{MODELS[0]}-s0-imp_global-01")
     output = dvc(project.workdir, "repro", "--force", "--single-item", stage).stdout
     assert stages_ran(output) == {stage}
     assert dvc_status(project.workdir) == {}

@@ -7,7 +7,7 @@ import yaml
 from conftest import REPO, TINY_PARAMS
 from deepfake_lth import targets
 from deepfake_lth.config import load_params
-from deepfake_lth.dvc_stages import render_dvc_yaml
+from deepfake_lth.dvc_stages import render_dvc_files, render_dvc_yaml
 from deepfake_lth.paths import dense_dir, face_store_dir, gradcam_dir, job_record, level_dir, transfer_dir
 
 
@@ -46,18 +46,30 @@ def test_disabled_datasets_have_no_targets():
         assert name not in everything
 
 
-def test_committed_dvc_yaml_is_current():
-    """dvc.yaml is rendered from params.yaml; regenerate with `deepfake-lth dvc-yaml`."""
-    committed = yaml.safe_load((REPO / "dvc.yaml").read_text())
+def committed_dvc_files() -> list[Path]:
+    """Every committed dvc.yaml: the root one and those under pipelines/."""
+    return [Path("dvc.yaml"), *sorted(p.relative_to(REPO) for p in (REPO / "pipelines").rglob("dvc.yaml"))]
+
+
+def test_committed_dvc_yaml_files_are_current():
+    """dvc.yaml and pipelines/**/dvc.yaml are rendered from params.yaml, no more and no fewer; regenerate
+    with `deepfake-lth dvc-yaml`. Together they hold the stage table's jobs, as one document would."""
+    committed = {path: yaml.safe_load((REPO / path).read_text()) for path in committed_dvc_files()}
     written = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert committed == render_dvc_yaml(load_params(REPO / "params.yaml"), "params.yaml", written)
+    params = load_params(REPO / "params.yaml")
+    assert committed == render_dvc_files(params, "params.yaml", written)
+    joined = {name: {k: v for k, v in stage.items() if k != "wdir"}
+              for document in committed.values() for name, stage in document["stages"].items()}
+    assert joined == render_dvc_yaml(params, "params.yaml", written)["stages"]
 
 
-def test_committed_dvc_lock_records_the_demo_of_these_stages_and_params():
-    """dvc.lock records the demo run (`make demo && make dvc-lock`); after a change of params or of
-    the stage set it describes another study: run both again and commit the lock."""
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    locked = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]
+def test_committed_dvc_locks_record_the_demo_of_these_stages_and_params():
+    """Each dvc.lock records the demo run of its dvc.yaml's stages (`make demo && make dvc-lock`); after a
+    change of params or of the stage set they describe another study: run both again and commit the locks."""
+    stages = {name: stage for path in committed_dvc_files()
+              for name, stage in yaml.safe_load((REPO / path).read_text())["stages"].items()}
+    locked = {name: entry for path in committed_dvc_files()
+              for name, entry in yaml.safe_load((REPO / path.with_name("dvc.lock")).read_text())["stages"].items()}
     written = yaml.safe_load((REPO / "params.yaml").read_text())
     assert set(locked) == set(stages)
     for name, entry in locked.items():

@@ -26,7 +26,7 @@ from deepfake_lth import paths, stages, targets
 from deepfake_lth.config import load_params, scored_runs
 from deepfake_lth.report.document import catalog
 from test_paper_path import readme_commands
-from workflow_runner import ENV, dvc, make_dvc_project, planned_jobs, snakemake, snakemake_command
+from workflow_runner import ENV, dvc, dvc_stage_address, make_dvc_project, planned_jobs, snakemake, snakemake_command
 
 pytestmark = pytest.mark.slow
 
@@ -422,6 +422,7 @@ def test_dvc_repro_after_snakemake_and_dvc_lock_runs_nothing(locked):
 def test_a_stage_rerun_by_dvc_writes_what_snakemake_wrote(locked, stage):
     """Same bytes from either engine (folders included: Snakemake's timestamp marker is not hashed),
     so nothing below the re-run stage goes stale."""
-    output = dvc(locked, "repro", "--force", "--single-item", stage).stdout
-    assert f"Running stage '{stage}'" in output
+    target = dvc_stage_address(locked, stage)
+    output = dvc(locked, "repro", "--force", "--single-item", target).stdout
+    assert f"Running stage '{target}'" in output
     assert dvc_status(locked) == {}

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -59,6 +61,20 @@ def make_dvc_project(workdir: Path, params_file: Path) -> None:
     run([str(BIN / "dvc"), "init", "--no-scm", "-q"], cwd=workdir)
     shutil.copy(REPO / ".dvcignore", workdir / ".dvcignore")
     run([str(BIN / "deepfake-lth"), "dvc-yaml"], cwd=workdir)
+
+
+def dvc_stage_names(workdir: Path) -> set[str]:
+    """Every stage of the project as DVC's commands and outputs name it: its name in the root dvc.yaml,
+    "<file>:<name>" in one under pipelines/."""
+    files = [Path("dvc.yaml"), *sorted(p.relative_to(workdir) for p in (workdir / "pipelines").rglob("dvc.yaml"))]
+    return {name if path == Path("dvc.yaml") else f"{path}:{name}"
+            for path in files for name in yaml.safe_load((workdir / path).read_text())["stages"]}
+
+
+def dvc_stage_address(workdir: Path, name: str) -> str:
+    """How DVC names the stage `name` (dvc_stage_names)."""
+    (address,) = [a for a in dvc_stage_names(workdir) if a.rpartition(":")[2] == name]
+    return address
 
 
 def dvc(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from deepfake_lth import methods, phases
 from deepfake_lth.config import check_output_root, load_params, output_roots, tree_parts
@@ -109,24 +110,14 @@ def _cmd_report_page(params, args):
 
 
 def _cmd_dvc_yaml(params, args):
-    import yaml
-
     from deepfake_lth.config import read_params_file
-    from deepfake_lth.dvc_stages import render_dvc_yaml
-    from deepfake_lth.io import atomic_path
+    from deepfake_lth.dvc_stages import render_dvc_files, write_dvc_files
 
-    written = read_params_file(args.params)
-    document = render_dvc_yaml(params, args.params, written)
-    with atomic_path(args.output) as tmp:
-        tmp.write_text(DVC_HEADER + yaml.safe_dump(document, sort_keys=False, width=120))
-    print(f"wrote {args.output}: {len(document['stages'])} stages")
-
-
-DVC_HEADER = (
-    "# Generated from params.yaml by `deepfake-lth dvc-yaml`: do not edit by hand, regenerate.\n"
-    "# The same jobs, files and params keys as the Snakemake workflow: both are views of the stage table\n"
-    "# (src/deepfake_lth/stages.py).\n"
-)
+    files = render_dvc_files(params, args.params, read_params_file(args.params))
+    removed = write_dvc_files(files, Path(args.output))
+    stages = sum(len(document["stages"]) for document in files.values())
+    print(f"wrote {args.output} and {len(files) - 1} dvc.yaml files under {Path(args.output).parent / 'pipelines'}: "
+          f"{stages} stages" + (f"; removed {len(removed)} stale ones" if removed else ""))
 
 
 def _cmd_validate(params, args):
@@ -213,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("report", _cmd_report, "tables, figures and report.md from the metrics files", RESULTS)
     command("report-page", _cmd_report_page, "the HTML report's description page: report.md's text and job costs",
             RESULTS)
-    p = command("dvc-yaml", _cmd_dvc_yaml, "write dvc.yaml (the DVC stages) for these params")
+    p = command("dvc-yaml", _cmd_dvc_yaml, "write dvc.yaml and pipelines/**/dvc.yaml (the DVC stages) for these params")
     p.add_argument("--output", default="dvc.yaml")
     return parser
 

@@ -119,6 +119,28 @@ def deployment_outputs(params, dataset, model, seed) -> dict:
     return {"deployment": run_dir(params, dataset, model, seed) / DEPLOYMENT_FILE}
 
 
+DVC_FILE = "dvc.yaml"
+PIPELINES = Path("pipelines")  # beside the root dvc.yaml: one dvc.yaml (and dvc.lock) per setting, see dvc_file
+
+
+def dvc_file(wildcards: dict) -> Path:
+    """The dvc.yaml, relative to the project's, that holds a job's DVC stage (its wildcards say which): a
+    setting's runs (dataset x model x seed: dense, levels, conditions, deploy), a transfer setting (source x
+    target x model x seed) and a Grad-CAM setting (dataset x model) each have one under pipelines/; the
+    jobs of no model (data, faces, report) are in the root one. DVC rewrites a whole lock file after each
+    stage it runs, so a lock must stay the size of one setting, whatever the size of the study."""
+    if "model" not in wildcards:
+        return Path(DVC_FILE)
+    model = wildcards["model"]
+    if "source" in wildcards:
+        parts = ["transfer", f"{wildcards['source']}__to__{wildcards['target']}", model, f"seed_{wildcards['seed']}"]
+    elif "seed" in wildcards:
+        parts = ["runs", wildcards["dataset"], model, f"seed_{wildcards['seed']}"]
+    else:
+        parts = ["gradcam", wildcards["dataset"], model]
+    return PIPELINES.joinpath(*parts, DVC_FILE)
+
+
 def report_outputs(params) -> dict:
     results = Path(params["paths"]["results"])
     return {"tables": results / "tables", "figures": results / "figures", "report": results / "report.md"}
