@@ -20,6 +20,7 @@ benchmarks/out/dvc.json, and prints that JSON as its last line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import platform
@@ -88,21 +89,31 @@ def target_of(files: dict, prefix: str) -> str:
 
 
 def time_stage(folder: Path, target: str, rounds: int) -> dict:
-    """Median seconds of DVC's status of the stage, and of its lock write."""
+    """Median seconds of DVC's status of the stage, and of its lock write (in the project's folder: DVC reads
+    targets relative to the working directory)."""
     from dvc.repo import Repo
 
     status, write = [], []
-    for _ in range(rounds):
-        with Repo(str(folder)) as repo:
-            began = time.perf_counter()
-            repo.status(targets=[target])
-            status.append(time.perf_counter() - began)
-        with Repo(str(folder)) as repo:
-            (stage,) = repo.stage.collect(target)
-            began = time.perf_counter()
-            stage.dvcfile.dump(stage, update_pipeline=False)
-            write.append(time.perf_counter() - began)
+    with contextlib.chdir(folder):
+        for _ in range(rounds):
+            status.append(_status_s(Repo, folder, target))
+            write.append(_write_s(Repo, folder, target))
     return {"status_s": statistics.median(status), "write_s": statistics.median(write)}
+
+
+def _status_s(Repo, folder: Path, target: str) -> float:
+    with Repo(str(folder)) as repo:
+        began = time.perf_counter()
+        repo.status(targets=[target])
+        return time.perf_counter() - began
+
+
+def _write_s(Repo, folder: Path, target: str) -> float:
+    with Repo(str(folder)) as repo:
+        (stage,) = repo.stage.collect(target)
+        began = time.perf_counter()
+        stage.dvcfile.dump(stage, update_pipeline=False)
+        return time.perf_counter() - began
 
 
 def bench_study(params_file: Path, layout: str, rounds: int) -> dict:
