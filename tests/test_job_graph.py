@@ -170,7 +170,7 @@ def test_a_changed_rewind_point_reruns_random_mask_in_both_engines(tmp_path):
     dense = tmp_path / "results/runs/demo_gan/mesonet/seed_0/dense"
     (dense / "rewind.pt").write_bytes((dense / "init.pt").read_bytes())  # another θk, newer than its readers
     status = json.loads(dvc(tmp_path, "status", "--json").stdout)
-    readers = {name for name, entries in status.items()
+    readers = {name.rpartition(":")[2] for name, entries in status.items()  # "<dvc.yaml>:<stage>" under pipelines/
                if any("results/runs/demo_gan/mesonet/seed_0/dense/rewind.pt" in entry.get("changed deps", {})
                       for entry in entries)}
     assert readers == {f"prune-demo_gan-mesonet-s0-{m}" for m in ("imp_global-01", "imp_global-02", "random_mask-02")}
