@@ -7,10 +7,10 @@ results tree in a second clone where nothing is stale, and `dvc exp run -S` swee
 re-running only the stages that read it.
 
 The tiny config is used with one model (cnn5, the Grad-CAM model) instead of two: DVC runs stages one
-at a time and each costs a Python start with torch (~4 s on an idle 2-core machine), so both models
-(59 stages) would take the build from ~2 to ~4 minutes; one model keeps every kind of stage (demo,
-faces, train, IMP global and local, one-shot, both controls, transfer both ways, Grad-CAM, robustness,
-report) in 31 stages. The Snakemake tests (test_workflow.py) cover the full tiny config.
+at a time and each costs a Python start with torch, so both models would double the build (107 s on an
+idle 2-core machine with one); one model keeps every kind of stage (demo, faces, train, IMP global and
+local, channel, one-shot, both controls, transfer both ways, Grad-CAM, conditions, deployment,
+report) in 41 stages. The Snakemake tests (test_workflow.py) cover the full tiny config.
 """
 
 from __future__ import annotations
