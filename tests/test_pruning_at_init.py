@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -182,10 +183,15 @@ def reference_synflow(net, names, image_size):
     return {n: (params[n].grad * params[n]).abs().detach() for n in names}
 
 
-def _rank_correlation(ours: dict, reference: dict) -> float:
+def _rank_correlation(ours: dict, reference: dict, sample: int = 500_000) -> float:
+    """Spearman's rho over the same fixed random sample of weights in both (every weight of a small net):
+    ranking all 20 M of XceptionNet's weights takes scipy 13 s, a sample of 500 k 0.3 s."""
     from scipy.stats import spearmanr
 
     flat = [torch.cat([scores[n].reshape(-1) for n in reference]).numpy() for scores in (ours, reference)]
+    if flat[0].size > sample:
+        chosen = np.random.default_rng(0).integers(0, flat[0].size, sample)
+        flat = [scores[chosen] for scores in flat]
     return float(spearmanr(*flat).statistic)
 
 
