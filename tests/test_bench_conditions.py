@@ -3,19 +3,16 @@ params.paper.yaml and projects the paper's stage, writing its JSON (also its las
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import torch
 
-from conftest import REPO
+from conftest import REPO, benchmark_module
 from deepfake_lth.config import load_params
 
 
 def test_quick_benchmark_times_every_model_and_projects_the_paper_stage(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("bench_conditions", REPO / "benchmarks" / "bench_conditions.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_module("bench_conditions")
     out, threads = tmp_path / "conditions.json", torch.get_num_threads()
     try:
         assert module.main(["--quick", "--device", "cpu", "--out", str(out)]) == 0

@@ -3,19 +3,16 @@ on this CPU and writes its JSON with the fields the README's figures and docs/pe
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import torch
 
-from conftest import REPO
+from conftest import benchmark_module
 from deepfake_lth.training.execution import cpu_bf16_support
 
 
 def run_benchmark(name: str, *argv: str) -> int:
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_module(name)
     threads = torch.get_num_threads()
     try:
         return module.main(list(argv))

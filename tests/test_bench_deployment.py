@@ -4,17 +4,14 @@ printed line)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
-from conftest import REPO
+from conftest import benchmark_module
 from deepfake_lth.deployment.deployment_file import RUNTIMES
 
 
 def test_quick_benchmark_measures_each_ticket_in_both_runtimes(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("bench_deployment", REPO / "benchmarks" / "bench_deployment.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_module("bench_deployment")
     out = tmp_path / "deployment.json"
     assert module.main(["--quick", "--out", str(out)]) == 0
     written = json.loads(out.read_text())

@@ -3,16 +3,13 @@ realistic size, and DVC's status and lock write of one level stage and of the re
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
-from conftest import REPO
+from conftest import benchmark_module
 
 
 def test_quick_benchmark_times_status_and_lock_write_in_both_layouts(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("bench_dvc", REPO / "benchmarks" / "bench_dvc.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_module("bench_dvc")
     out = tmp_path / "dvc.json"
     assert module.main(["--quick", "--out", str(out)]) == 0
     written = json.loads(out.read_text())

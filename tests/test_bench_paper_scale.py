@@ -3,30 +3,22 @@ JSON (also its last printed line) with every field the issue asks for."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import torch
 
-from conftest import REPO
+from conftest import REPO, benchmark_module
 from deepfake_lth.config import load_params
 
 MODEL_FIELDS = {"resident_images_per_s", "dataloader_images_per_s", "resident_vs_dataloader",
                 "training_gflop_per_image", "achieved_tflops", "peak_tflops", "fraction_of_peak"}
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_paper_scale", REPO / "benchmarks" / "bench_paper_scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_quick_benchmark_writes_every_field(tmp_path, capsys):
     """Run in this process (its MesoNet runs are processes of their own): no second torch import."""
     out, threads = tmp_path / "paper_scale.json", torch.get_num_threads()
     try:
-        assert load_benchmark().main(["--quick", "--device", "cpu", "--out", str(out)]) == 0
+        assert benchmark_module("bench_paper_scale").main(["--quick", "--device", "cpu", "--out", str(out)]) == 0
     finally:
         torch.set_num_threads(threads)
     printed = capsys.readouterr().out

@@ -3,14 +3,13 @@ bytes, and benchmarks/bench_startup.py at its --quick size reports every phase b
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 
 import yaml
 
-from conftest import REPO
+from conftest import benchmark_module
 from workflow_runner import BIN, ENV
 
 # What a CPU job must not load (torch.compile's stack; the report's table and plotting libraries).
@@ -21,13 +20,6 @@ PROBE = ("import json, sys\nfrom deepfake_lth.cli import main\ncode = main(sys.a
          "print(json.dumps([m for m in json.loads(sys.argv[1]) if m in sys.modules]))\nsys.exit(code)")
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_startup", REPO / "benchmarks" / "bench_startup.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def loaded_after(work, *argv) -> list[str]:
     result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(HEAVY), "--params", "params.yaml", *argv],
                             cwd=work, env={**ENV, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)
@@ -36,7 +28,7 @@ def loaded_after(work, *argv) -> list[str]:
 
 
 def test_cpu_jobs_load_no_compiler_stack_and_rerun_to_the_same_bytes(tmp_path):
-    bench = load_benchmark()
+    bench = benchmark_module("bench_startup")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bench.study_params(quick=True)))
     for step in (["demo", "--dataset", "demo_gan"], ["faces", "--dataset", "demo_gan"]):
         subprocess.run([str(BIN / "deepfake-lth"), "--params", "params.yaml", *step], cwd=tmp_path, env=ENV, check=True)
@@ -61,7 +53,7 @@ def test_training_compile_does_load_the_compiler():
 
 def test_quick_startup_benchmark_reports_every_phase(tmp_path, capsys):
     out = tmp_path / "startup.json"
-    assert load_benchmark().main(["--quick", "--out", str(out)]) == 0
+    assert benchmark_module("bench_startup").main(["--quick", "--out", str(out)]) == 0
     written = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == written
     assert {"job_s", "import_torch_s", "ratio", "phases", "jsonschema_beside_torch_s"} <= set(written)
